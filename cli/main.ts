@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { MedchainError } from '../core/errors.js';
+import { createLogger } from '../ops/log.js';
+import { hsmCommand } from './hsm.js';
+
+const log = createLogger({ name: 'medchain' });
+
+const program = new Command('medchain')
+  .description('Tamper-evident, private medical device telemetry: gateway, notary, CA and tools')
+  .showHelpAfterError()
+  .exitOverride();
+
+program.addCommand(hsmCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof MedchainError) {
+    process.stderr.write(`medchain: ${err.code}: ${err.message}\n`);
+    process.exitCode = 2;
+  } else if (err instanceof Error && 'exitCode' in err && typeof err.exitCode === 'number') {
+    // commander already printed usage or help.
+    process.exitCode = err.exitCode;
+  } else {
+    log.fatal({ err }, 'unexpected failure');
+    process.exitCode = 1;
+  }
+}
