@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { MedchainError } from '../core/errors.js';
 import { createLogger } from '../ops/log.js';
+import { demoCommand } from './demo.js';
 import { hsmCommand } from './hsm.js';
 
 const log = createLogger({ name: 'medchain' });
@@ -11,6 +12,7 @@ const program = new Command('medchain')
   .showHelpAfterError()
   .exitOverride();
 
+program.addCommand(demoCommand());
 program.addCommand(hsmCommand());
 
 try {

@@ -21,8 +21,14 @@ export interface ChildSignerOptions {
   modulePath?: string | undefined;
   /** Keys the child opens at start; their public keys are then known without a round trip. */
   keys: string[];
-  /** PKCS#11 sessions in the child, i.e. operations on the token at once (default 4). */
+  /** PKCS#11 sessions in the child for concurrent operations (default 4). */
   sessions?: number | undefined;
+  /**
+   * Sign on several sessions at once (for network HSMs that sign in parallel).
+   * Default false: one C_Sign after another, which is faster for SoftHSM2 and
+   * smartcards because the thread-pool hand-off costs more than the sign.
+   */
+  parallel?: boolean | undefined;
   /** A request not answered in this time fails and the child is replaced (default 10 s). */
   timeoutMs?: number | undefined;
   /** Attempts per request across child crashes (default 3). */
@@ -67,6 +73,7 @@ export class ChildSigner extends EventEmitter {
   #restarts = 0;
   #backoffMs = 50;
   #restartTimer: NodeJS.Timeout | undefined;
+  #flushScheduled = false;
 
   private constructor(opts: ChildSignerOptions) {
     super();
@@ -112,13 +119,13 @@ export class ChildSigner extends EventEmitter {
     return this.#request('derive', key, peerPoint, P256_POINT_BYTES);
   }
 
-  #request(t: OpRequest['t'], key: string, data: Uint8Array, len: number): Promise<Uint8Array> {
+  #request(t: OpRequest['op'], key: string, data: Uint8Array, len: number): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new HsmError(HsmCode.Closed, 'signer is closed'));
     if (!(data instanceof Uint8Array) || data.length !== len) {
       return Promise.reject(new HsmError(HsmCode.BadInput, `${t} input: expected ${len} bytes`));
     }
     return new Promise((resolve, reject) => {
-      const req: OpRequest = { t, id: this.#nextId++, key, data: Uint8Array.from(data) };
+      const req: OpRequest = { op: t, id: this.#nextId++, key, data: Uint8Array.from(data) };
       const timeoutMs = this.#opts.timeoutMs ?? 10_000;
       const p: Pending = {
         req,
@@ -128,18 +135,30 @@ export class ChildSigner extends EventEmitter {
         timer: setTimeout(() => this.#timeout(p, timeoutMs), timeoutMs),
       };
       this.#queue.push(p);
-      this.#flush();
+      this.#scheduleFlush();
     });
   }
 
   #flush(): void {
     const child = this.#child;
-    if (!this.#ready || !child) return;
-    for (const p of this.#queue.splice(0)) {
+    if (!this.#ready || !child || this.#queue.length === 0) return;
+    const batch = this.#queue.splice(0);
+    for (const p of batch) {
       p.attempts += 1;
       this.#pending.set(p.req.id, p);
-      child.send(p.req satisfies ParentMessage);
     }
+    const msg: ParentMessage = { t: 'ops', ops: batch.map((p) => p.req) };
+    child.send(msg);
+  }
+
+  /** Coalesces the requests of one event-loop turn into one IPC message. */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
   }
 
   #settle(id: number): Pending | undefined {
@@ -158,7 +177,7 @@ export class ChildSigner extends EventEmitter {
     p.reject(
       new HsmError(
         HsmCode.SignerTimeout,
-        `token '${this.#opts.token}' did not answer a ${p.req.t} in ${ms} ms; check the token and its reader`,
+        `token '${this.#opts.token}' did not answer a ${p.req.op} in ${ms} ms; check the token and its reader`,
       ),
     );
     // A request stuck inside the token holds a session: replace the child.
@@ -198,11 +217,13 @@ export class ChildSigner extends EventEmitter {
             startError = new HsmError(msg.code as HsmCode, msg.message);
             child.kill('SIGKILL');
             return;
-          case 'done':
-            this.#settle(msg.id)?.resolve(msg.result);
-            return;
-          case 'failed':
-            this.#settle(msg.id)?.reject(new HsmError(msg.code as HsmCode, msg.message));
+          case 'results':
+            for (const r of msg.results) {
+              const p = this.#settle(r.id);
+              if (!p) continue;
+              if (r.ok) p.resolve(r.result);
+              else p.reject(new HsmError(r.code as HsmCode, r.message));
+            }
             return;
         }
       });
@@ -241,6 +262,7 @@ export class ChildSigner extends EventEmitter {
         pin: this.#opts.pin,
         keys: this.#opts.keys,
         sessions: this.#opts.sessions ?? 4,
+        parallel: this.#opts.parallel ?? false,
       };
       child.send(init);
     });
@@ -266,7 +288,7 @@ export class ChildSigner extends EventEmitter {
           p,
           new HsmError(
             HsmCode.SignerCrashed,
-            `the signer process for token '${this.#opts.token}' died ${p.attempts} times during this ${p.req.t}`,
+            `the signer process for token '${this.#opts.token}' died ${p.attempts} times during this ${p.req.op}`,
           ),
         );
       } else {

@@ -8,17 +8,25 @@ export interface InitRequest {
   pin: string;
   keys: string[];
   sessions: number;
+  /** Run signs concurrently on the session pool instead of one after another. */
+  parallel: boolean;
 }
 
 export interface OpRequest {
-  t: 'sign' | 'derive';
+  op: 'sign' | 'derive';
   id: number;
   key: string;
   /** The 32-byte digest to sign, or the peer's 65-byte point to derive with. */
   data: Uint8Array;
 }
 
-export type ParentMessage = InitRequest | OpRequest;
+/** Requests are batched per event-loop turn: one IPC message carries many. */
+export interface OpBatch {
+  t: 'ops';
+  ops: OpRequest[];
+}
+
+export type ParentMessage = InitRequest | OpBatch;
 
 export interface Ready {
   t: 'ready';
@@ -32,17 +40,13 @@ export interface InitFailed {
   message: string;
 }
 
-export interface OpDone {
-  t: 'done';
-  id: number;
-  result: Uint8Array;
+export type OpResult =
+  | { id: number; ok: true; result: Uint8Array }
+  | { id: number; ok: false; code: string; message: string };
+
+export interface ResultBatch {
+  t: 'results';
+  results: OpResult[];
 }
 
-export interface OpFailed {
-  t: 'failed';
-  id: number;
-  code: string;
-  message: string;
-}
-
-export type WorkerMessage = Ready | InitFailed | OpDone | OpFailed;
+export type WorkerMessage = Ready | InitFailed | ResultBatch;

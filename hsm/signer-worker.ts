@@ -3,10 +3,11 @@
  * native module (pkcs11js has had segfaults in C_Sign) ends this process only.
  */
 import { HsmCode, HsmError } from './errors.js';
-import type { ParentMessage, WorkerMessage } from './signer-protocol.js';
+import type { OpRequest, OpResult, ParentMessage, WorkerMessage } from './signer-protocol.js';
 import { Token } from './token.js';
 
 let token: Token | undefined;
+let parallel = false;
 
 function send(msg: WorkerMessage): void {
   process.send?.(msg);
@@ -19,6 +20,7 @@ function codeOf(err: unknown): string {
 process.on('message', (msg: ParentMessage) => {
   if (msg.t === 'init') {
     try {
+      parallel = msg.parallel;
       token = Token.open({
         label: msg.token,
         pin: msg.pin,
@@ -33,26 +35,47 @@ process.on('message', (msg: ParentMessage) => {
     }
     return;
   }
+  for (const req of msg.ops) run(req);
+});
+
+function run(req: OpRequest): void {
   const current = token;
   if (!current) {
-    send({
-      t: 'failed',
-      id: msg.id,
+    reply({
+      id: req.id,
+      ok: false,
       code: HsmCode.SessionClosed,
       message: 'signer not initialised',
     });
     return;
   }
+  // Serial C_Sign is the default: this process has nothing else to do, and handing
+  // each sign to libuv's pool costs more than a SoftHSM sign (see bench/hsm.ts).
   const op =
-    msg.t === 'sign'
-      ? current.signDigest(msg.key, msg.data)
-      : current.deriveSharedSecret(msg.key, msg.data);
+    req.op === 'derive'
+      ? current.deriveSharedSecret(req.key, req.data)
+      : parallel
+        ? current.signDigest(req.key, req.data)
+        : Promise.resolve().then(() => current.signDigestSync(req.key, req.data));
   op.then(
-    (result) => send({ t: 'done', id: msg.id, result }),
+    (result) => reply({ id: req.id, ok: true, result }),
     (err: unknown) =>
-      send({ t: 'failed', id: msg.id, code: codeOf(err), message: (err as Error).message }),
+      reply({ id: req.id, ok: false, code: codeOf(err), message: (err as Error).message }),
   );
-});
+}
+
+// Results are sent in batches, one IPC message per event-loop turn.
+let outbox: OpResult[] = [];
+function reply(r: OpResult): void {
+  if (outbox.length === 0) {
+    setImmediate(() => {
+      const results = outbox;
+      outbox = [];
+      send({ t: 'results', results });
+    });
+  }
+  outbox.push(r);
+}
 
 // The parent went away (or closed us): release the token and leave.
 process.on('disconnect', () => {
