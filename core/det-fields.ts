@@ -26,7 +26,7 @@ export type StructResult<T> = { readonly ok: true; readonly value: T } | StructF
 export function decodeStruct<T>(
   bytes: Uint8Array,
   what: string,
-  length: number,
+  length: number | readonly number[],
   map: (items: readonly DetValue[]) => T,
   maxBytes = 1 << 20,
 ): StructResult<T> {
@@ -46,11 +46,12 @@ export function decodeStruct<T>(
     const detail = err instanceof DetCborError ? err.message : String(err);
     return { ok: false, check: 'cbor', detail: `${what}: ${detail}` };
   }
-  if (!Array.isArray(v) || v.length !== length) {
+  const lengths: readonly number[] = typeof length === 'number' ? [length] : length;
+  if (!Array.isArray(v) || !lengths.includes(v.length)) {
     return {
       ok: false,
       check: 'structure',
-      detail: `${what}: expected an array of ${length} items`,
+      detail: `${what}: expected an array of ${lengths.join(' or ')} items`,
     };
   }
   try {
