@@ -51,8 +51,8 @@ export interface Sign1Options {
 /** Protected header bytes of the medchain profile: the map {1: -7, 4: kid}, canonical. */
 export function protectedHeaderBytes(kid: Uint8Array): Uint8Array {
   abytes('kid', kid);
-  if (kid.length > COSE_LIMITS.maxKidBytes) {
-    throw new CoreInputError(`kid: ${kid.length} bytes, at most ${COSE_LIMITS.maxKidBytes}`);
+  if (kid.length === 0 || kid.length > COSE_LIMITS.maxKidBytes) {
+    throw new CoreInputError(`kid: ${kid.length} bytes, expected 1..${COSE_LIMITS.maxKidBytes}`);
   }
   return encodeCbor(
     new Map<number, unknown>([
