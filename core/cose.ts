@@ -19,7 +19,11 @@ export const COSE_SIGN1_TAG = 18;
 /** Header labels (RFC 9052 §3.1). */
 export const HeaderLabel = { alg: 1, crit: 2, contentType: 3, kid: 4 } as const;
 /** Limits a decoder enforces; a kid is an identifier, not a certificate. */
-export const COSE_LIMITS = { maxBytes: 16 * 1024 * 1024, maxKidBytes: 64, maxHeaderBytes: 1024 };
+export const COSE_LIMITS = Object.freeze({
+  maxBytes: 16 * 1024 * 1024,
+  maxKidBytes: 64,
+  maxHeaderBytes: 1024,
+});
 
 export type HeaderLabel = number | string;
 /** A decoded header value: CBOR data model as cbor-x yields it. */
