@@ -7,7 +7,7 @@
  * non-minimal heads, indefinite lengths, invalid UTF-8 and tags we do not know.
  */
 import { Decoder, Encoder, Tag } from 'cbor-x';
-import { equalBytes } from './bytes.js';
+import { CoreInputError, equalBytes } from './bytes.js';
 
 // tagUint8Array: false, or cbor-x wraps every non-Buffer Uint8Array in tag 64.
 const encoder = new Encoder({
@@ -18,7 +18,11 @@ const encoder = new Encoder({
 });
 const decoder = new Decoder({ mapsAsObjects: false, useRecords: false });
 
-/** Deterministic CBOR of `value`: Maps get their keys sorted, Uint8Arrays become byte strings. */
+/**
+ * Deterministic CBOR of `value`: Maps get their keys sorted, Uint8Arrays become
+ * byte strings, integers always use an integer head. Throws CoreInputError for
+ * a number that is not a safe integer: the formats have no floats (DESIGN §4).
+ */
 export function encodeCbor(value: unknown): Uint8Array {
   const b = encoder.encode(sortMaps(value));
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -37,6 +41,15 @@ function sortMaps(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortMaps);
   if (v instanceof Uint8Array) return v;
   if (v instanceof Tag) return new Tag(sortMaps(v.value), v.tag);
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) {
+      throw new CoreInputError(`CBOR: ${v} is not a safe integer; the formats carry no floats`);
+    }
+    // cbor-x writes integers beyond 32 bits as float64 (e.g. a millisecond
+    // timestamp); as a BigInt it writes the 8-byte integer head (major type 0/1).
+    if (v > 0xffffffff || v < -0x100000000) return BigInt(v);
+    return v === 0 ? 0 : v; // -0 would be written as a float
+  }
   return v;
 }
 
@@ -70,5 +83,18 @@ export function decodeCbor(bytes: Uint8Array): DecodeCborResult {
       detail: 'not in deterministic encoding (RFC 8949 §4.2.1)',
     };
   }
-  return { ok: true, value };
+  return { ok: true, value: saferInts(value) };
+}
+
+/** cbor-x yields a BigInt for every 8-byte integer head; within 2^53 a number is what callers expect. */
+function saferInts(v: unknown): unknown {
+  if (typeof v === 'bigint') {
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(v)
+      : v;
+  }
+  if (Array.isArray(v)) return v.map(saferInts);
+  if (v instanceof Map) return new Map([...v].map(([k, x]) => [saferInts(k), saferInts(x)]));
+  if (v instanceof Tag) return new Tag(saferInts(v.value), v.tag);
+  return v;
 }

@@ -97,6 +97,7 @@ export function decodeSign1(
     if (headers.kid === undefined || !ph.map.has(HeaderLabel.kid)) {
       return coseFail('kid', 'kid (4) missing from the protected header');
     }
+    if (headers.kid.length === 0) return coseFail('kid', 'kid (4) is empty');
     if (!equalBytes(prot, protectedHeaderBytes(headers.kid))) {
       return coseFail('protected-header', 'protected header is not exactly {1: -7, 4: kid}');
     }

@@ -19,7 +19,11 @@ export const COSE_SIGN1_TAG = 18;
 /** Header labels (RFC 9052 §3.1). */
 export const HeaderLabel = { alg: 1, crit: 2, contentType: 3, kid: 4 } as const;
 /** Limits a decoder enforces; a kid is an identifier, not a certificate. */
-export const COSE_LIMITS = { maxBytes: 16 * 1024 * 1024, maxKidBytes: 64, maxHeaderBytes: 1024 };
+export const COSE_LIMITS = Object.freeze({
+  maxBytes: 16 * 1024 * 1024,
+  maxKidBytes: 64,
+  maxHeaderBytes: 1024,
+});
 
 export type HeaderLabel = number | string;
 /** A decoded header value: CBOR data model as cbor-x yields it. */
@@ -51,8 +55,8 @@ export interface Sign1Options {
 /** Protected header bytes of the medchain profile: the map {1: -7, 4: kid}, canonical. */
 export function protectedHeaderBytes(kid: Uint8Array): Uint8Array {
   abytes('kid', kid);
-  if (kid.length > COSE_LIMITS.maxKidBytes) {
-    throw new CoreInputError(`kid: ${kid.length} bytes, at most ${COSE_LIMITS.maxKidBytes}`);
+  if (kid.length === 0 || kid.length > COSE_LIMITS.maxKidBytes) {
+    throw new CoreInputError(`kid: ${kid.length} bytes, expected 1..${COSE_LIMITS.maxKidBytes}`);
   }
   return encodeCbor(
     new Map<number, unknown>([

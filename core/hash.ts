@@ -10,7 +10,8 @@
  * to a few KiB, which is every Merkle node (65 B) and leaf: so small inputs are
  * concatenated and hashed in one shot, large ones are streamed to avoid a copy.
  */
-import { createHash, hash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { abytes, CoreInputError } from './bytes.js';
 
 export const HASH_BYTES = 32;
@@ -37,13 +38,24 @@ export type Tag = (typeof Tag)[keyof typeof Tag];
 
 const TAG_VALUES: ReadonlySet<number> = new Set(Object.values(Tag));
 
+/** crypto.hash arrived in Node 20.12; on an older 20.x fall back to createHash (same bytes, slower). */
+const oneShot: (b: Uint8Array) => Buffer =
+  typeof nodeCrypto.hash === 'function'
+    ? (b) => nodeCrypto.hash('sha256', b, 'buffer')
+    : (b) => createHash('sha256').update(b).digest();
+
 /** Below this total size, copying into one buffer costs less than a streaming Hash object. */
 const ONE_SHOT_MAX = 16 * 1024;
 
 /** Plain SHA-256 (FIPS 180-4), no tag: the empty Merkle tree root and ES256 digests. */
 export function sha256(bytes: Uint8Array): Uint8Array {
   abytes('bytes', bytes);
-  return view(hash('sha256', bytes, 'buffer'));
+  return view(oneShot(bytes));
+}
+
+/** SHA-256 without the input assert, for hot loops that built their own input (merkleRoot). */
+export function sha256Raw(bytes: Uint8Array): Uint8Array {
+  return oneShot(bytes);
 }
 
 /**
@@ -66,7 +78,7 @@ export function taggedHash(tag: Tag, ...parts: Uint8Array[]): Uint8Array {
     buf.set(p, off);
     off += p.length;
   }
-  return view(hash('sha256', buf, 'buffer'));
+  return view(oneShot(buf));
 }
 
 /** A plain Uint8Array view, so results compare equal (t.same, deepEqual) whatever path made them. */

@@ -146,7 +146,7 @@ export function rootsFromConsistencyProof(
     if (proof.length !== 0)
       return fail('proof-length', 'a trivial consistency proof must be empty');
     return size1 === 0
-      ? { ok: true, root1: EMPTY_ROOT, root2: null }
+      ? { ok: true, root1: EMPTY_ROOT.slice(), root2: null }
       : { ok: true, root1, root2: root1 };
   }
   // Step 1: a non-trivial proof is never empty.

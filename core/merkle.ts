@@ -10,9 +10,8 @@
  * Everything here takes leaf *hashes* (32 bytes each), not leaf data: callers
  * hash their leaves once with leafHash() and keep the hashes.
  */
-import { hash } from 'node:crypto';
 import { abytes, auint, CoreInputError } from './bytes.js';
-import { HASH_BYTES, sha256, Tag, taggedHash } from './hash.js';
+import { HASH_BYTES, sha256, sha256Raw, Tag, taggedHash } from './hash.js';
 
 /** Root of the empty tree: SHA-256 of the empty string (RFC 9162 §2.1.1). */
 export const EMPTY_ROOT: Uint8Array = sha256(new Uint8Array(0));
@@ -67,7 +66,7 @@ export function merkleRoot(leafHashes: readonly Uint8Array[], start = 0, end?: n
     const pairs = Math.floor(n / 2);
     for (let i = 0; i < pairs; i++) {
       scratch.set(level.subarray(2 * i * HASH_BYTES, (2 * i + 2) * HASH_BYTES), 1);
-      level.set(hash('sha256', scratch, 'buffer'), i * HASH_BYTES);
+      level.set(sha256Raw(scratch), i * HASH_BYTES);
     }
     if (n % 2 === 1) level.copyWithin(pairs * HASH_BYTES, (n - 1) * HASH_BYTES, n * HASH_BYTES);
     n = pairs + (n % 2);

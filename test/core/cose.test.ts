@@ -1,4 +1,5 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { Tag as CborTag } from 'cbor-x';
 import t from 'tap';
 import { BAD_INPUT, fromHex, toHex } from '../../core/bytes.js';
 import { encodeCbor } from '../../core/cbor.js';
@@ -17,6 +18,18 @@ t.test('protected header and Sig_structure bytes are exactly as documented', asy
   // {1: -7, 4: h'746573742d67772d31'}: A2 | 01 26 | 04 49 'test-gw-1'
   t.equal(toHex(protectedHeaderBytes(text('test-gw-1'))), 'a201260449746573742d67772d31');
   t.equal(toHex(protectedHeaderBytes(new Uint8Array(32))).slice(0, 12), 'a20126045820');
+  t.throws(() => protectedHeaderBytes(new Uint8Array(0)), { code: BAD_INPUT, message: /kid/ });
+  t.throws(() => protectedHeaderBytes(new Uint8Array(65)), { code: BAD_INPUT, message: /kid/ });
+  // An empty kid signed by hand is refused by the decoder too.
+  const prot = encodeCbor(
+    new Map<number, unknown>([
+      [1, -7],
+      [4, new Uint8Array(0)],
+    ]),
+  );
+  const m = encodeCbor(new CborTag([prot, new Map(), text('p'), new Uint8Array(64)], 18));
+  const d = decodeSign1(m);
+  t.equal(d.ok ? 'ok' : d.check, 'kid');
   // ["Signature1", h'A10126', h'', 'This is the content.'] from cose-wg sign1 vectors.
   t.equal(
     toHex(sigStructure(fromHex('a10126'), text('This is the content.'))),
