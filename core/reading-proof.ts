@@ -1,0 +1,175 @@
+/**
+ * A reading proof (DESIGN §3, issue 3): one reading shown to a third party who sees
+ * nothing else, verifiable offline with Trent's root certificate alone.
+ *
+ *   proof = [1, record, leafIndex, path [bstr32...], signedHeader, gatewayCert,
+ *            receipt, notaryCert, anchors [...]]
+ *
+ *   record       the salted reading record [salt(16), receivedAt, reading] exactly as
+ *                sealed (the Merkle leaf data); the salt hides the other readings
+ *   path         RFC 9162 inclusion path of the record in the block's reading tree
+ *   gatewayCert  DER of the certificate whose SHA-256 is the header's kid
+ *   receipt      the notary's COSE_Sign1 receipt for the block
+ *   notaryCert   DER of the notary's certificate (its SHA-256 is the receipt's kid)
+ *   anchors      reserved for the regional notary's anchor receipts; proof version 1
+ *                has none (the hierarchy's anchor format is not defined yet), so a
+ *                non-empty list is refused rather than reported unverified
+ *
+ * Certificates are checked by the caller's resolver (ca/validate in the CLI) so core
+ * stays free of X.509.
+ */
+import type { KeyObject } from 'node:crypto';
+import { decodeBlockHeader, internalHash } from './block.js';
+import { SALT_BYTES } from './body.js';
+import { equalBytes } from './bytes.js';
+import { verifySign1 } from './cose-verify.js';
+import { type DetValue, encodeDet } from './det-cbor.js';
+import { bytesField, constField, decodeStruct, FieldError, uintField } from './det-fields.js';
+import { HASH_BYTES } from './hash.js';
+import { kidOfCertificate } from './kid.js';
+import { leafHash } from './merkle.js';
+import { MAX_INCLUSION_PATH } from './merkle-cbor.js';
+import { rootFromInclusionProof } from './merkle-verify.js';
+import { verifyReceipt } from './receipt.js';
+
+export const PROOF_VERSION = 1;
+
+export interface ReadingProof {
+  readonly record: Uint8Array;
+  readonly leafIndex: number;
+  readonly path: readonly Uint8Array[];
+  readonly signedHeader: Uint8Array;
+  readonly gatewayCert: Uint8Array;
+  readonly receipt: Uint8Array;
+  readonly notaryCert: Uint8Array;
+  readonly anchors: readonly Uint8Array[];
+}
+
+export function encodeReadingProof(p: ReadingProof): Uint8Array {
+  return encodeDet([
+    PROOF_VERSION,
+    p.record,
+    p.leafIndex,
+    [...p.path],
+    p.signedHeader,
+    p.gatewayCert,
+    p.receipt,
+    p.notaryCert,
+    [...p.anchors],
+  ]);
+}
+
+function bytesList(
+  v: DetValue | undefined,
+  field: string,
+  max: number,
+  len?: number,
+): Uint8Array[] {
+  if (!Array.isArray(v) || v.length > max)
+    throw new FieldError(field, `expected at most ${max} items`);
+  return v.map((x, i) => bytesField(x, `${field}[${i}]`, len));
+}
+
+export function decodeReadingProof(bytes: Uint8Array) {
+  return decodeStruct(bytes, 'reading proof', 9, (f): ReadingProof => {
+    constField(f[0], 'version', PROOF_VERSION);
+    return {
+      record: bytesField(f[1], 'record'),
+      leafIndex: uintField(f[2], 'leafIndex'),
+      path: bytesList(f[3], 'path', MAX_INCLUSION_PATH, HASH_BYTES),
+      signedHeader: bytesField(f[4], 'signedHeader'),
+      gatewayCert: bytesField(f[5], 'gatewayCert'),
+      receipt: bytesField(f[6], 'receipt'),
+      notaryCert: bytesField(f[7], 'notaryCert'),
+      anchors: bytesList(f[8], 'anchors', 0),
+    };
+  });
+}
+
+export type ProofCheck =
+  | 'proof'
+  | 'record'
+  | 'gateway-certificate'
+  | 'header-signature'
+  | 'inclusion'
+  | 'notary-certificate'
+  | 'receipt'
+  | 'receipt-block';
+
+/** Resolves a certificate (DER) to its public key once it is valid for `role` (and `id`). */
+export type CertificateResolver = (
+  certDer: Uint8Array,
+  role: 'gateway' | 'notary',
+  id: string | undefined,
+) => Promise<{ ok: true; key: KeyObject } | { ok: false; detail: string }>;
+
+export type ReadingProofResult =
+  | {
+      readonly ok: true;
+      /** Canonical reading bytes (decode with decodeReading(…, { format: 'cbor' })). */
+      readonly reading: Uint8Array;
+      readonly receivedAt: number;
+      readonly gatewayId: string;
+      readonly gatewaySeq: number;
+      readonly notaryId: string;
+      readonly height: number;
+    }
+  | { readonly ok: false; readonly check: ProofCheck; readonly detail: string };
+
+const fail = (check: ProofCheck, detail: string) => ({ ok: false as const, check, detail });
+
+/** Verifies every link from the reading to the notary's signature. Never throws. */
+export async function verifyReadingProof(
+  proofBytes: Uint8Array,
+  resolve: CertificateResolver,
+): Promise<ReadingProofResult> {
+  const d = decodeReadingProof(proofBytes);
+  if (!d.ok) return fail('proof', d.detail);
+  const p = d.value;
+
+  const rec = decodeStruct(p.record, 'record', 3, (f) => ({
+    salt: bytesField(f[0], 'salt', SALT_BYTES),
+    receivedAt: uintField(f[1], 'receivedAt'),
+    reading: bytesField(f[2], 'reading'),
+  }));
+  if (!rec.ok) return fail('record', rec.detail);
+
+  const gw = await resolve(p.gatewayCert, 'gateway', undefined);
+  if (!gw.ok) return fail('gateway-certificate', gw.detail);
+  const sig = verifySign1(p.signedHeader, gw.key, { expectedKid: kidOfCertificate(p.gatewayCert) });
+  if (!sig.ok) return fail('header-signature', `${sig.check}: ${sig.detail}`);
+  const h = decodeBlockHeader(sig.msg.payload);
+  if (!h.ok) return fail('header-signature', h.detail);
+  const header = h.value;
+  const gwId = await resolve(p.gatewayCert, 'gateway', header.gatewayId);
+  if (!gwId.ok) return fail('gateway-certificate', gwId.detail);
+
+  const root = rootFromInclusionProof(p.leafIndex, header.count, leafHash(p.record), p.path);
+  if (!root.ok) return fail('inclusion', `${root.check}: ${root.detail}`);
+  if (!equalBytes(root.root, header.root)) {
+    return fail('inclusion', 'the record and path lead to another root than the signed header');
+  }
+
+  const nt = await resolve(p.notaryCert, 'notary', undefined);
+  if (!nt.ok) return fail('notary-certificate', nt.detail);
+  const r = verifyReceipt(p.receipt, nt.key, kidOfCertificate(p.notaryCert));
+  if (!r.ok) return fail('receipt', `${r.check}: ${r.detail}`);
+  const ntId = await resolve(p.notaryCert, 'notary', r.value.notaryId);
+  if (!ntId.ok) return fail('notary-certificate', ntId.detail);
+  const entry = r.value.entry;
+  if (!equalBytes(entry.internal, internalHash(p.signedHeader))) {
+    return fail('receipt-block', 'the receipt registers another block');
+  }
+  if (entry.submitter !== header.gatewayId) {
+    return fail('receipt-block', `the receipt names submitter '${entry.submitter}'`);
+  }
+  return {
+    ok: true,
+    reading: rec.value.reading,
+    receivedAt: rec.value.receivedAt,
+    gatewayId: header.gatewayId,
+    gatewaySeq: header.seq,
+    notaryId: r.value.notaryId,
+    height: entry.height,
+  };
+}
