@@ -2,11 +2,63 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { decodeBlock } from '../../core/block.js';
+import { verifyBlock } from '../../core/block-verify.js';
 import { fromHex, toHex } from '../../core/bytes.js';
 import { verifySign1 } from '../../core/cose-verify.js';
 import { decodeConsistencyProof, decodeInclusionProof } from '../../core/merkle-cbor.js';
 import { verifyConsistency, verifyInclusion } from '../../core/merkle-verify.js';
+import { p256PublicKey } from '../../core/p256.js';
+import { verifyReadingProof } from '../../core/reading-proof.js';
+import { verifyCheckpoint, verifyReceipt } from '../../core/receipt.js';
 import { buildVectors } from '../vectors/generate.js';
+
+/** The check a structure vector yields, or 'ok' (with its expected values) / 'expected differs'. */
+async function structureCheck(kind: string, v: Record<string, unknown>): Promise<string> {
+  const expected = v.expected as Record<string, unknown> | undefined;
+  if (kind === 'block') {
+    const d = decodeBlock(fromHex(str(v.block)));
+    if (!d.ok) return d.check;
+    const r = verifyBlock(d.value, fromHex(str(v.gatewayPublicKey)), {
+      gatewayId: str(v.gatewayId),
+      kid: fromHex(str(v.kid)),
+    });
+    if (!r.ok) return r.check;
+    const same =
+      r.header.seq === expected?.seq &&
+      r.header.count === expected?.count &&
+      toHex(r.hash) === expected?.hash;
+    return same ? 'ok' : 'expected differs';
+  }
+  if (kind === 'receipt' || kind === 'checkpoint') {
+    const key = fromHex(str(v.notaryPublicKey));
+    const kid = fromHex(str(v.kid));
+    const bytes = fromHex(str(v[kind]));
+    if (kind === 'checkpoint') {
+      const c = verifyCheckpoint(bytes, key, kid);
+      return c.ok
+        ? toHex(c.value.head) === expected?.entryHash
+          ? 'ok'
+          : 'expected differs'
+        : c.check;
+    }
+    const r = verifyReceipt(bytes, key, kid);
+    if (!r.ok) return r.check;
+    const same =
+      toHex(r.value.entryHash) === expected?.entryHash &&
+      toHex(r.value.logRoot) === expected?.logRoot;
+    return same ? 'ok' : 'expected differs';
+  }
+  const certs = v.certificates as Record<string, { role: string; id: string; publicKey: string }>;
+  const r = await verifyReadingProof(fromHex(str(v.proof)), async (der, role, id) => {
+    const c = certs[toHex(der)];
+    if (!c || c.role !== role || (id !== undefined && id !== c.id)) {
+      return { ok: false, detail: 'certificate not valid for this role and id' };
+    }
+    return { ok: true, key: p256PublicKey(fromHex(c.publicKey)) };
+  });
+  return r.ok ? 'ok' : r.check;
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../vectors');
 
@@ -16,7 +68,11 @@ function walk(dir: string): string[] {
     return statSync(p).isDirectory() ? walk(p) : [p];
   });
 }
-const files = [...walk(join(root, 'merkle')), ...walk(join(root, 'cose'))];
+const files = [
+  ...walk(join(root, 'merkle')),
+  ...walk(join(root, 'cose')),
+  ...walk(join(root, 'structures')),
+];
 const cases = files.filter((f) => f.endsWith('.json'));
 const read = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
 const hexes = (v: unknown) => (v as string[]).map(fromHex);
@@ -74,6 +130,8 @@ t.test('every vector gives its expected check', async (t) => {
         );
         got = r.ok ? 'ok' : r.check;
       }
+    } else if (kind.startsWith('structures/')) {
+      got = await structureCheck(kind.split('/')[1] ?? '', v);
     } else {
       const aad = str(v.externalAad);
       const r = verifySign1(fromHex(str(v.cose)), fromHex(str(v.publicKey)), {
@@ -86,6 +144,6 @@ t.test('every vector gives its expected check', async (t) => {
       wrong.push(`${relative(root, f)}: want ${want ?? 'ok'}, got ${got}`);
   }
   t.same(wrong, [], `all ${cases.length} cases as expected`);
-  t.equal(happy, 16, '7 inclusion + 7 consistency + 2 COSE valid cases');
+  t.equal(happy, 21, '7 inclusion + 7 consistency + 2 COSE + 5 structure valid cases');
   t.ok(cases.length > 150, `${cases.length} cases`);
 });

@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { Tag as CborTag } from 'cbor-x';
 import { toHex } from '../../core/bytes.js';
 import { encodeCbor } from '../../core/cbor.js';
-import { protectedHeaderBytes, sigStructure, sign1 } from '../../core/cose.js';
+import { protectedHeaderBytes, sign1, sigStructure } from '../../core/cose.js';
 import { verifySign1 } from '../../core/cose-verify.js';
 import { sha256 } from '../../core/hash.js';
 import { leafHash, merkleRoot } from '../../core/merkle.js';
@@ -23,6 +23,7 @@ import { encodeConsistencyProof, encodeInclusionProof } from '../../core/merkle-
 import { consistencyProof, inclusionProof } from '../../core/merkle-proof.js';
 import { verifyConsistency, verifyInclusion } from '../../core/merkle-verify.js';
 import { TEST_KEY_A, testSignerA, testSignerB } from '../helpers/test-keys.js';
+import { structureVectors } from './structures.js';
 
 export type Files = Map<string, string>;
 
@@ -101,7 +102,7 @@ function inclusionCases(files: Files, index: number, size: number): void {
     );
   };
   add('happy-path', `valid proof for leaf ${index} in a tree of ${size}`, {});
-  proof.forEach((h, i) => {
+  proof.forEach((_h, i) => {
     add(`modified-proof[${i}]-bit-3`, `bit 3 of proof[${i}] flipped`, {
       proof: proof.map((x, k) => (k === i ? flip(x, 3) : x)),
     });
@@ -371,6 +372,7 @@ export async function buildVectors(): Promise<Files> {
   for (const [i, n] of INCLUSION_PROBES) inclusionCases(files, i, n);
   for (const [m, n] of CONSISTENCY_PROBES) consistencyCases(files, m, n);
   await coseCases(files);
+  await structureVectors(files);
   files.set('merkle/README.md', MERKLE_README);
   files.set('cose/README.md', COSE_README);
   return files;
@@ -410,7 +412,8 @@ that must reject it.
 async function main(): Promise<void> {
   const out = process.argv[2] ?? join(process.cwd(), 'test/vectors');
   const files = await buildVectors();
-  for (const sub of ['merkle', 'cose']) rmSync(join(out, sub), { recursive: true, force: true });
+  for (const sub of ['merkle', 'cose', 'structures'])
+    rmSync(join(out, sub), { recursive: true, force: true });
   for (const [path, content] of files) {
     mkdirSync(dirname(join(out, path)), { recursive: true });
     writeFileSync(join(out, path), content);
