@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { CertificateAuthority } from '../../ca/authority.js';
-import { createCsr } from '../../ca/csr.js';
+import { createCsr, parseCsr } from '../../ca/csr.js';
 import { CaCode } from '../../ca/errors.js';
 import { validateCertificate } from '../../ca/validate.js';
 import { initCa, openssl, participantCsr, tempDir, tokens } from './helpers.js';
@@ -120,10 +120,14 @@ t.test('bad input: a typed error each, nothing written to the CA database', asyn
     }),
     { code: CaCode.CsrMalformed },
   );
-  const truncated = good.replace(/[A-Za-z0-9+/]{20}\n-----END/, '\n-----END');
-  await t.rejects(ca.issue({ csr: truncated, role: 'notary', id: 'notary-a' }), {
-    code: CaCode.CsrMalformed,
-  });
+  const der = Buffer.from(good.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+  await t.rejects(
+    ca.issue({ csr: der.subarray(0, der.length - 9), role: 'notary', id: 'notary-a' }),
+    {
+      code: CaCode.CsrMalformed,
+    },
+  );
+  t.match(await parseCsr(der), { role: 'notary', id: 'notary-a' }, 'the whole DER parses');
 
   // The CSR names key nt-key but is signed on the token by another key.
   clinic.generateKey('thief');
