@@ -4,7 +4,12 @@ import { CaCode, CaError } from './errors.js';
 import { keyMismatch } from './profile.js';
 import { crlReason } from './reasons.js';
 import { tokenCrypto, tokenPrivateKey } from './token-crypto.js';
-import { AuthorityKeyIdentifierExtension, type X509Crl, X509CrlGenerator } from './x509.js';
+import {
+  AuthorityKeyIdentifierExtension,
+  PemConverter,
+  type X509Crl,
+  X509CrlGenerator,
+} from './x509.js';
 
 const DAY_MS = 86_400_000;
 export const DEFAULT_CRL_DAYS = 7;
@@ -56,11 +61,19 @@ export async function createCrl(ca: CertificateAuthority, opts: CrlOptions = {})
   return crl;
 }
 
+/**
+ * PEM with the RFC 7468 §5 label "X509 CRL", which OpenSSL requires
+ * (@peculiar/x509's own toString('pem') writes "CRL").
+ */
+export function crlPem(crl: X509Crl): string {
+  return PemConverter.encode(crl.rawData, 'X509 CRL');
+}
+
 /** Writes the CRL as PEM (default) or DER. */
 export async function writeCrl(
   path: string,
   crl: X509Crl,
   format: 'pem' | 'der' = 'pem',
 ): Promise<void> {
-  await writeFile(path, format === 'pem' ? `${crl.toString('pem')}\n` : Buffer.from(crl.rawData));
+  await writeFile(path, format === 'pem' ? `${crlPem(crl)}\n` : Buffer.from(crl.rawData));
 }
