@@ -12,8 +12,8 @@ import { CRL_TOPIC, publishCrl } from '../../ca/publish.js';
 import { validateCertificate } from '../../ca/validate.js';
 import { X509Crl } from '../../ca/x509.js';
 import { Token } from '../../hsm/token.js';
+import { initCa, openssl, participantCsr, tempDir, tokens } from '../helpers/ca.js';
 import { USER_PIN } from '../helpers/softhsm.js';
-import { initCa, openssl, participantCsr, tempDir, tokens } from './helpers.js';
 
 const tok = tokens(t, ['trent', 'clinic']);
 const clinic = tok.clinic!;

@@ -5,7 +5,7 @@ import { CertificateAuthority } from '../../ca/authority.js';
 import { createCsr, parseCsr } from '../../ca/csr.js';
 import { CaCode } from '../../ca/errors.js';
 import { validateCertificate } from '../../ca/validate.js';
-import { initCa, openssl, participantCsr, tempDir, tokens } from './helpers.js';
+import { initCa, openssl, participantCsr, tempDir, tokens } from '../helpers/ca.js';
 
 const tok = tokens(t, ['trent', 'clinic', 'ward']);
 const trent = tok.trent!;

@@ -13,7 +13,7 @@ import {
   SubjectAlternativeNameExtension,
   X509CertificateGenerator,
 } from '../../ca/x509.js';
-import { initCa, participantCsr, tempDir, tokens } from './helpers.js';
+import { initCa, participantCsr, tempDir, tokens } from '../helpers/ca.js';
 
 const tok = tokens(t, ['trent', 'mallory', 'clinic']);
 const trent = tok.trent!;

@@ -6,7 +6,7 @@ import { CertificateAuthority, type InitOptions } from '../../ca/authority.js';
 import { createCsr } from '../../ca/csr.js';
 import type { Role } from '../../ca/identity.js';
 import { Token } from '../../hsm/token.js';
-import { softHsmFixture, USER_PIN } from '../helpers/softhsm.js';
+import { softHsmFixture, USER_PIN } from './softhsm.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
