@@ -3,19 +3,21 @@ import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { p256 } from '@noble/curves/nist.js';
 import { Command, Option } from 'commander';
+import { createCsr } from '../ca/csr.js';
+import { assertLeafRole, assertParticipantId, DEFAULT_ORG, LEAF_ROLES } from '../ca/identity.js';
 import { HsmCode, HsmError } from '../hsm/errors.js';
 import { acquireModule, listTokens, resolveModulePath } from '../hsm/module.js';
 import { readPin, SO_PIN_ENV, USER_PIN_ENV } from '../hsm/pin.js';
 import { initToken } from '../hsm/softhsm.js';
 import { type KeyUsage, Token } from '../hsm/token.js';
 
-interface TokenFlags {
+export interface TokenFlags {
   token: string;
   module?: string;
   pinFile?: string;
 }
 
-function tokenOptions(cmd: Command): Command {
+export function tokenOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--token <label>', 'token label')
     .option(
@@ -25,7 +27,7 @@ function tokenOptions(cmd: Command): Command {
     .option('--pin-file <file>', `file holding the user PIN (default: $${USER_PIN_ENV})`);
 }
 
-function withToken<T>(flags: TokenFlags, fn: (token: Token) => Promise<T> | T): Promise<T> {
+export function withToken<T>(flags: TokenFlags, fn: (token: Token) => Promise<T> | T): Promise<T> {
   const pin = readPin({ file: flags.pinFile, env: USER_PIN_ENV, what: 'user PIN' });
   const token = Token.open({ label: flags.token, pin, modulePath: flags.module, sessions: 1 });
   return Promise.resolve()
@@ -33,7 +35,7 @@ function withToken<T>(flags: TokenFlags, fn: (token: Token) => Promise<T> | T): 
     .finally(() => token.close());
 }
 
-function print(line: string): void {
+export function print(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
@@ -166,6 +168,37 @@ export function hsmCommand(): Command {
         print(
           `signature over SHA-256(${o.in}) written to ${o.out} (${o.raw ? 'raw r||s' : 'DER'})`,
         );
+      }),
+    );
+
+  tokenOptions(hsm.command('csr'))
+    .description('write a PKCS#10 CSR for a token key, signed on the token, naming role and id')
+    .requiredOption('--key <label>', 'key label (a signing key)')
+    .requiredOption('--role <role>', `participant role: ${LEAF_ROLES.join(' | ')}`)
+    .requiredOption('--id <id>', 'participant id (CN and urn:medchain:{role}:{id})')
+    .requiredOption('--out <file>', 'CSR output (PEM)')
+    .option('--org <org>', 'O of the subject', DEFAULT_ORG)
+    .action((o: TokenFlags & { key: string; role: string; id: string; out: string; org: string }) =>
+      withToken(o, async (t) => {
+        const role = assertLeafRole(o.role);
+        const id = assertParticipantId(o.id);
+        const info = t.keyInfo(o.key);
+        if (!info.usage.includes('sign')) {
+          throw new HsmError(
+            HsmCode.BadInput,
+            `key '${o.key}' is a key-agreement (derive) key and cannot sign a CSR. Give Trent its public key instead: 'medchain hsm pubkey --token ${t.label} --key ${o.key} --out reader.pem', then 'medchain ca issue --role reader --pubkey reader.pem ...'.`,
+          );
+        }
+        const pem = await createCsr({
+          signer: t,
+          keyLabel: o.key,
+          spki: info.publicKey.spki,
+          role,
+          id,
+          org: o.org,
+        });
+        await writeFile(o.out, pem.endsWith('\n') ? pem : `${pem}\n`);
+        print(`CSR for ${role} '${id}' (key '${o.key}' on token '${t.label}') written to ${o.out}`);
       }),
     );
 

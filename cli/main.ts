@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { MedchainError } from '../core/errors.js';
 import { createLogger } from '../ops/log.js';
+import { caCommand } from './ca.js';
 import { demoCommand } from './demo.js';
 import { hsmCommand } from './hsm.js';
 
@@ -14,6 +15,7 @@ const program = new Command('medchain')
 
 program.addCommand(demoCommand());
 program.addCommand(hsmCommand());
+program.addCommand(caCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,261 @@
+import { createPublicKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { CertificateAuthority } from '../ca/authority.js';
+import { createCrl, writeCrl } from '../ca/crl.js';
+import { MAX_CSR_BYTES } from '../ca/csr.js';
+import { CaCode, CaError } from '../ca/errors.js';
+import { LEAF_ROLES } from '../ca/identity.js';
+import { CRL_TOPIC, publishCrl } from '../ca/publish.js';
+import { REVOCATION_REASONS } from '../ca/reasons.js';
+import type { Token } from '../hsm/token.js';
+import { print, type TokenFlags, tokenOptions, withToken } from './hsm.js';
+
+function days(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new CaError(CaCode.Validity, `--days: a whole number of days (got '${value}').`);
+  }
+  return n;
+}
+
+async function readInput(path: string, what: string): Promise<Buffer> {
+  try {
+    const data = await readFile(path);
+    if (data.length > MAX_CSR_BYTES) throw new Error(`over ${MAX_CSR_BYTES} bytes`);
+    return data;
+  } catch (err) {
+    throw new CaError(
+      CaCode.BadInput,
+      `cannot read the ${what} ${path}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** PEM or DER as given: text when it looks like PEM, bytes otherwise. */
+function pemOrDer(data: Buffer): string | Uint8Array {
+  return data.includes('-----BEGIN') ? data.toString('utf8') : data;
+}
+
+function spkiFromFile(data: Buffer, path: string): Uint8Array {
+  try {
+    const key = createPublicKey(
+      data.includes('-----BEGIN')
+        ? data.toString('utf8')
+        : { key: data, format: 'der', type: 'spki' },
+    );
+    return key.export({ format: 'der', type: 'spki' });
+  } catch (err) {
+    throw new CaError(
+      CaCode.KeyUnsupported,
+      `${path} is not a public key (PEM or DER SPKI): ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+async function withCa<T>(
+  db: string,
+  token: Token | undefined,
+  fn: (ca: CertificateAuthority) => Promise<T>,
+): Promise<T> {
+  const ca = await CertificateAuthority.open({ dbPath: db, signer: token });
+  try {
+    return await fn(ca);
+  } finally {
+    await ca.close();
+  }
+}
+
+export function caCommand(): Command {
+  const ca = new Command('ca').description(
+    'Trent, the certification authority: root, issue, list, revoke, CRL',
+  );
+
+  tokenOptions(ca.command('init'))
+    .description(
+      'generate the root key on the CA token, self-sign the root and create the CA database',
+    )
+    .option('--key <label>', 'root key label on the CA token', 'ca-root')
+    .requiredOption('--db <file>', 'CA database to create (SQLite)')
+    .requiredOption('--out <file>', 'root certificate output (PEM)')
+    .option('--days <n>', 'root validity in days', days, 3650)
+    .option('--name <cn>', 'CN of the root', 'medchain Trent')
+    .option('--org <o>', 'O of every subject this CA issues', 'medchain')
+    .action(
+      (
+        o: TokenFlags & {
+          key: string;
+          db: string;
+          out: string;
+          days: number;
+          name: string;
+          org: string;
+        },
+      ) => {
+        if (existsSync(o.db)) {
+          throw new CaError(
+            CaCode.AlreadyInitialised,
+            `${o.db} already exists; a CA is initialised once. Choose another --db for a new CA.`,
+          );
+        }
+        return withToken(o, async (t) => {
+          const info = t.generateKey(o.key);
+          const authority = await CertificateAuthority.init({
+            dbPath: o.db,
+            signer: t,
+            keyLabel: o.key,
+            spki: info.publicKey.spki,
+            days: o.days,
+            name: o.name,
+            org: o.org,
+          });
+          try {
+            await writeFile(
+              o.out,
+              authority.rootPem.endsWith('\n') ? authority.rootPem : `${authority.rootPem}\n`,
+            );
+            print(
+              `root '${authority.root.subject}' serial ${authority.meta.rootSerial}, key '${o.key}' on token '${t.label}'`,
+            );
+            print(`root certificate written to ${o.out}; CA database ${o.db}`);
+          } finally {
+            await authority.close();
+          }
+        });
+      },
+    );
+
+  tokenOptions(ca.command('issue'))
+    .description(
+      'issue a certificate from a CSR (readers: from their public key), signed on the CA token',
+    )
+    .requiredOption('--db <file>', 'CA database')
+    .option('--csr <file>', 'PKCS#10 request (PEM or DER) from `medchain hsm csr`')
+    .option('--pubkey <file>', 'readers only: public key (from `medchain hsm pubkey`)')
+    .requiredOption('--role <role>', LEAF_ROLES.join(' | '))
+    .requiredOption('--id <id>', 'participant id')
+    .option('--days <n>', 'validity in days', days, 365)
+    .requiredOption('--out <file>', 'certificate output (PEM)')
+    .action(
+      (
+        o: TokenFlags & {
+          db: string;
+          csr?: string;
+          pubkey?: string;
+          role: string;
+          id: string;
+          days: number;
+          out: string;
+        },
+      ) =>
+        withToken(o, async (t) => {
+          if ((o.csr === undefined) === (o.pubkey === undefined)) {
+            throw new CaError(
+              CaCode.BadInput,
+              'give exactly one of --csr (every role) or --pubkey (readers).',
+            );
+          }
+          const csr = o.csr === undefined ? undefined : pemOrDer(await readInput(o.csr, 'CSR'));
+          const readerSpki =
+            o.pubkey === undefined
+              ? undefined
+              : spkiFromFile(await readInput(o.pubkey, 'public key'), o.pubkey);
+          await withCa(o.db, t, async (authority) => {
+            const { record, certificate } = await authority.issue({
+              role: o.role,
+              id: o.id,
+              csr,
+              readerSpki,
+              days: o.days,
+            });
+            await writeFile(o.out, `${certificate.toString('pem')}\n`);
+            print(
+              `issued ${record.role} '${record.id}' serial ${record.serial}, valid until ${record.notAfter}`,
+            );
+            print(`certificate written to ${o.out}`);
+          });
+        }),
+    );
+
+  ca.command('list')
+    .description('list issued certificates and their revocation status (no token needed)')
+    .requiredOption('--db <file>', 'CA database')
+    .option('--json', 'print JSON')
+    .action((o: { db: string; json?: boolean }) =>
+      withCa(o.db, undefined, async (authority) => {
+        const rows = (await authority.list()).map(({ pem: _pem, ...r }) => r);
+        if (o.json) return print(JSON.stringify(rows, null, 2));
+        for (const r of rows) {
+          const status = r.revocation
+            ? `revoked ${r.revocation.revokedAt} (${r.revocation.reason})`
+            : 'valid';
+          print(
+            `${r.serial}  ${r.role.padEnd(7)}  ${r.id.padEnd(20)}  until ${r.notAfter}  ${status}`,
+          );
+        }
+      }),
+    );
+
+  ca.command('revoke')
+    .description(
+      'revoke a certificate by serial (final); publish a new CRL afterwards with `ca crl`',
+    )
+    .requiredOption('--db <file>', 'CA database')
+    .requiredOption('--serial <hex>', 'certificate serial (as `ca list` prints it)')
+    .requiredOption('--reason <reason>', REVOCATION_REASONS.join(' | '))
+    .action((o: { db: string; serial: string; reason: string }) =>
+      withCa(o.db, undefined, async (authority) => {
+        const rev = await authority.revoke(o.serial, o.reason);
+        print(
+          `revoked ${rev.serial} at ${rev.revokedAt} (${rev.reason}); run 'medchain ca crl' to publish it`,
+        );
+      }),
+    );
+
+  tokenOptions(ca.command('crl'))
+    .description('sign a CRL on the CA token; write it and optionally publish it retained on MQTT')
+    .requiredOption('--db <file>', 'CA database')
+    .requiredOption('--out <file>', 'CRL output')
+    .option('--days <n>', 'days until nextUpdate', days, 7)
+    .addOption(
+      new Option('--format <format>', 'file encoding').choices(['pem', 'der']).default('pem'),
+    )
+    .option(
+      '--publish <url>',
+      `also publish retained (QoS 1) on ${CRL_TOPIC}, e.g. mqtt://127.0.0.1:1883`,
+    )
+    .action(
+      (
+        o: TokenFlags & {
+          db: string;
+          out: string;
+          days: number;
+          format: 'pem' | 'der';
+          publish?: string;
+        },
+      ) =>
+        withToken(o, (t) =>
+          withCa(o.db, t, async (authority) => {
+            const crl = await createCrl(authority, { days: o.days });
+            await writeCrl(o.out, crl, o.format);
+            const n = (await authority.revocations()).length;
+            print(
+              `CRL with ${n} revocation(s), next update ${crl.nextUpdate?.toISOString()}, written to ${o.out}`,
+            );
+            if (o.publish !== undefined) {
+              await publishCrl(o.publish, crl);
+              print(`CRL published retained on ${o.publish} ${CRL_TOPIC}`);
+            }
+          }),
+        ),
+    );
+
+  return ca;
+}
