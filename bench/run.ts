@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchCore } from './core.js';
 import { benchHsm } from './hsm.js';
 
 const { values } = parseArgs({
@@ -38,12 +39,21 @@ const ratios = {
 };
 table('Ratios', [ratios]);
 
+const core = await benchCore({ quick });
+table('Core: 1000-reading block (software signer; HSM signs are above)', [core.block]);
+table('Verifier (block signature + body hash) against raw SHA-256 of the same bytes', [
+  core.verifier,
+]);
+table('Merkle root over 100k leaves (ms)', [core.merkle]);
+table('Proof sizes (bytes, CBOR)', [core.proofs]);
+
 const result = {
   when: new Date().toISOString(),
   mode: quick ? 'quick' : 'full',
   machine,
   hsm,
-  ratios,
+  core,
+  ratios: { ...ratios, verifierVsSha256: core.verifier.ratio },
 };
 const dir = join(process.cwd(), 'bench', 'results');
 mkdirSync(dir, { recursive: true });
