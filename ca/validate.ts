@@ -56,6 +56,15 @@ export interface ValidationPolicy {
   at: Date;
   /** Allowed clock difference, applied to notBefore/notAfter and the CRL's dates. */
   skewMs: number;
+  /**
+   * Judge a past use: `at` is when a signature was made (a block sealed, a receipt
+   * given) and the check runs later, maybe years later, as an auditor's does. The CRL
+   * is then the latest word and need not be current at `at`, and a revocation counts
+   * only if it took effect at or before `at`: what was signed while the certificate
+   * was good stays good (the notary's receipt dates it). Live uses (a connection, a
+   * submission) leave this off: the CRL must be current and every revocation counts.
+   */
+  historical?: boolean | undefined;
 }
 
 /** Inputs larger than this are refused unparsed (a medchain certificate is under 1 KiB). */
@@ -171,17 +180,17 @@ async function checkCrl(cert: X509Certificate, root: X509Certificate, p: Validat
   if (!valid)
     throw new Reject('crl-invalid', 'the CRL signature does not verify with the root key');
   const t = p.at.getTime();
-  if (t + p.skewMs < crl.thisUpdate.getTime()) {
+  if (!p.historical && t + p.skewMs < crl.thisUpdate.getTime()) {
     throw new Reject('crl-invalid', `the CRL is dated in the future (${iso(crl.thisUpdate)})`);
   }
-  if (!crl.nextUpdate || t - p.skewMs > crl.nextUpdate.getTime()) {
+  if (!p.historical && (!crl.nextUpdate || t - p.skewMs > crl.nextUpdate.getTime())) {
     throw new Reject(
       'crl-invalid',
       `the CRL is stale (nextUpdate ${crl.nextUpdate ? iso(crl.nextUpdate) : 'absent'}); fetch a fresh one from the CA`,
     );
   }
   const entry = crl.findRevoked(cert);
-  if (entry) {
+  if (entry && !(p.historical && entry.revocationDate.getTime() > t)) {
     const reason = entry.reason === undefined ? '' : ` (reason ${entry.reason})`;
     throw new Reject(
       'revoked',

@@ -5,6 +5,7 @@ import { createLogger } from '../ops/log.js';
 import { caCommand } from './ca.js';
 import { demoCommand } from './demo.js';
 import { hsmCommand } from './hsm.js';
+import { verifyProofCommand } from './verify-proof.js';
 
 const log = createLogger({ name: 'medchain' });
 
@@ -15,6 +16,7 @@ const program = new Command('medchain')
 
 program.addCommand(demoCommand());
 program.addCommand(hsmCommand());
+program.addCommand(verifyProofCommand());
 program.addCommand(caCommand());
 
 try {

@@ -22,6 +22,7 @@ import type { KeyObject } from 'node:crypto';
 import { decodeBlockHeader, internalHash } from './block.js';
 import { SALT_BYTES } from './body.js';
 import { equalBytes } from './bytes.js';
+import { decodeSign1 } from './cose-decode.js';
 import { verifySign1 } from './cose-verify.js';
 import { type DetValue, encodeDet } from './det-cbor.js';
 import { bytesField, constField, decodeStruct, FieldError, uintField } from './det-fields.js';
@@ -30,7 +31,7 @@ import { kidOfCertificate } from './kid.js';
 import { leafHash } from './merkle.js';
 import { MAX_INCLUSION_PATH } from './merkle-cbor.js';
 import { rootFromInclusionProof } from './merkle-verify.js';
-import { verifyReceipt } from './receipt.js';
+import { decodeReceiptPayload, verifyReceipt } from './receipt.js';
 
 export const PROOF_VERSION = 1;
 
@@ -96,11 +97,17 @@ export type ProofCheck =
   | 'receipt'
   | 'receipt-block';
 
-/** Resolves a certificate (DER) to its public key once it is valid for `role` (and `id`). */
+/**
+ * Resolves a certificate (DER) to its public key once it is valid for `role` and `id`
+ * at time `at` (ms): the notary's registration time, the time it vouches for. The CLI
+ * uses ca/validate with `historical: true`, so what was signed while a certificate was
+ * good stays verifiable after it expires or is revoked.
+ */
 export type CertificateResolver = (
   certDer: Uint8Array,
   role: 'gateway' | 'notary',
-  id: string | undefined,
+  id: string,
+  at: number,
 ) => Promise<{ ok: true; key: KeyObject } | { ok: false; detail: string }>;
 
 export type ReadingProofResult =
@@ -134,29 +141,34 @@ export async function verifyReadingProof(
   }));
   if (!rec.ok) return fail('record', rec.detail);
 
-  const gw = await resolve(p.gatewayCert, 'gateway', undefined);
+  // Read the receipt first (unverified) for the time and ids to judge certificates by;
+  // nothing from it is trusted until its signature checks out below.
+  const rd = decodeSign1(p.receipt);
+  if (!rd.ok) return fail('receipt', `${rd.check}: ${rd.detail}`);
+  const rp = decodeReceiptPayload(rd.msg.payload);
+  if (!rp.ok) return fail('receipt', `payload: ${rp.detail}`);
+  const at = rp.value.entry.registeredAt;
+  const nt = await resolve(p.notaryCert, 'notary', rp.value.notaryId, at);
+  if (!nt.ok) return fail('notary-certificate', nt.detail);
+  const r = verifyReceipt(p.receipt, nt.key, kidOfCertificate(p.notaryCert));
+  if (!r.ok) return fail('receipt', `${r.check}: ${r.detail}`);
+  const entry = r.value.entry;
+
+  const hd = decodeSign1(p.signedHeader);
+  if (!hd.ok) return fail('header-signature', `${hd.check}: ${hd.detail}`);
+  const claimed = decodeBlockHeader(hd.msg.payload);
+  if (!claimed.ok) return fail('header-signature', claimed.detail);
+  const gw = await resolve(p.gatewayCert, 'gateway', claimed.value.gatewayId, at);
   if (!gw.ok) return fail('gateway-certificate', gw.detail);
   const sig = verifySign1(p.signedHeader, gw.key, { expectedKid: kidOfCertificate(p.gatewayCert) });
   if (!sig.ok) return fail('header-signature', `${sig.check}: ${sig.detail}`);
-  const h = decodeBlockHeader(sig.msg.payload);
-  if (!h.ok) return fail('header-signature', h.detail);
-  const header = h.value;
-  const gwId = await resolve(p.gatewayCert, 'gateway', header.gatewayId);
-  if (!gwId.ok) return fail('gateway-certificate', gwId.detail);
+  const header = claimed.value;
 
   const root = rootFromInclusionProof(p.leafIndex, header.count, leafHash(p.record), p.path);
   if (!root.ok) return fail('inclusion', `${root.check}: ${root.detail}`);
   if (!equalBytes(root.root, header.root)) {
     return fail('inclusion', 'the record and path lead to another root than the signed header');
   }
-
-  const nt = await resolve(p.notaryCert, 'notary', undefined);
-  if (!nt.ok) return fail('notary-certificate', nt.detail);
-  const r = verifyReceipt(p.receipt, nt.key, kidOfCertificate(p.notaryCert));
-  if (!r.ok) return fail('receipt', `${r.check}: ${r.detail}`);
-  const ntId = await resolve(p.notaryCert, 'notary', r.value.notaryId);
-  if (!ntId.ok) return fail('notary-certificate', ntId.detail);
-  const entry = r.value.entry;
   if (!equalBytes(entry.internal, internalHash(p.signedHeader))) {
     return fail('receipt-block', 'the receipt registers another block');
   }

@@ -40,3 +40,16 @@ export function softwareSigner(privateKey: Uint8Array, kid: Uint8Array): Softwar
     },
   };
 }
+
+/**
+ * A Signer over anything that signs a digest with a labelled key and returns r||s —
+ * an hsm Token or ChildSigner — with kid = SHA-256 of the key's certificate
+ * (core/kid.ts). The private key stays wherever `signDigest` sends the digest.
+ */
+export function digestSigner(
+  kid: Uint8Array,
+  signDigest: (digest: Uint8Array) => Promise<Uint8Array>,
+): Signer {
+  const k = abytes('kid', kid).slice();
+  return { alg: ES256, kid: k, signDigest: (d) => signDigest(abytes('digest', d, 32)) };
+}

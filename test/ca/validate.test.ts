@@ -208,6 +208,47 @@ async function offProfile(opts: {
   return cert.toString('pem');
 }
 
+t.test('historical checks: a signature made before a revocation stays good', async (t) => {
+  const hcsr = await participantCsr(clinic, 'gw-h', 'gateway', 'gw-h');
+  const cert = (await ca.issue({ csr: hcsr, role: 'gateway', id: 'gw-h', days: 30 })).certificate;
+  const revokedAt = new Date(now.getTime() + 2 * 3_600_000);
+  await ca.revoke(cert.serialNumber, 'superseded', revokedAt);
+  // Issued later than every date below: live checks would call it "dated in the future".
+  const crl = await createCrl(ca, { thisUpdate: new Date(now.getTime() + 3 * 3_600_000), days: 1 });
+  const hp = (at: Date) => policy({ id: 'gw-h', crl, at, historical: true });
+  t.match(await validateCertificate(cert, hp(new Date(now.getTime() + 3_600_000))), { ok: true });
+  t.match(await validateCertificate(cert, hp(new Date(now.getTime() + 5 * 3_600_000))), {
+    ok: false,
+    reason: 'revoked',
+  });
+  t.match(
+    await validateCertificate(
+      cert,
+      policy({ id: 'gw-h', crl, at: new Date(now.getTime() + 3_600_000) }),
+    ),
+    { ok: false, reason: 'crl-invalid' },
+    'the same CRL is refused for a live check at that time',
+  );
+  t.match(
+    await validateCertificate(cert, hp(new Date(now.getTime() + 40 * DAY))),
+    {
+      ok: false,
+      reason: 'expired',
+    },
+    'historical checks still require the certificate valid at the time of use',
+  );
+  const forged = Buffer.from(crl.rawData);
+  forged[forged.length - 2] = (forged[forged.length - 2] ?? 0) ^ 0x10;
+  const beforeRevocation = new Date(now.getTime() + 3_600_000);
+  t.match(
+    await validateCertificate(cert, { ...hp(beforeRevocation), crl: forged }),
+    {
+      reason: 'crl-invalid',
+    },
+    'a historical check still requires the CRL to be signed by the root',
+  );
+});
+
 t.test('key usage and identity must follow the profile', async (t) => {
   const ka = await offProfile({ role: 'gateway', usage: KeyUsageFlags.keyAgreement });
   t.match(await validateCertificate(ka, policy()), { ok: false, reason: 'key-usage' });

@@ -202,7 +202,7 @@ export async function structureVectors(files: Files): Promise<void> {
     'swapped-certificates',
     'notary certificate in the gateway slot',
     { ...proof, gatewayCert: NOTARY_CERT, notaryCert: GATEWAY_CERT },
-    'gateway-certificate',
+    'notary-certificate',
   );
   proofCase(
     'receipt-replaced-by-checkpoint',

@@ -1,0 +1,113 @@
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { validateCertificate } from '../ca/validate.js';
+import { codeByMdc } from '../core/codes.js';
+import { formatDecimal } from '../core/decimal.js';
+import { MedchainError } from '../core/errors.js';
+import { decodeReading } from '../core/reading-decode.js';
+import { type CertificateResolver, verifyReadingProof } from '../core/reading-proof.js';
+
+interface Flags {
+  root: string;
+  crl?: string;
+  skewMs: string;
+  json?: boolean;
+}
+
+async function readInput(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new MedchainError(
+      'CLI_INPUT',
+      `cannot read the ${what} ${path}: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Trent's validator, judging each certificate at the time the notary vouches for. */
+function resolver(root: Buffer, crl: Buffer | undefined, skewMs: number): CertificateResolver {
+  return async (der, role, id, at) => {
+    const v = await validateCertificate(der, {
+      root: root.toString('utf8'),
+      crl: crl === undefined ? undefined : crl.toString('utf8'),
+      role,
+      id,
+      at: new Date(at),
+      skewMs,
+      historical: true,
+    });
+    return v.ok
+      ? { ok: true, key: v.publicKey.keyObject }
+      : { ok: false, detail: `${v.reason}: ${v.detail}` };
+  };
+}
+
+async function run(proofPath: string, o: Flags): Promise<void> {
+  const skewMs = Number.parseInt(o.skewMs, 10);
+  if (!Number.isSafeInteger(skewMs) || skewMs < 0) {
+    throw new MedchainError('CLI_USAGE', '--skew-ms: a whole number of milliseconds, 0 or more');
+  }
+  const proof = await readInput(proofPath, 'proof');
+  const root = await readInput(o.root, 'root certificate');
+  const crl = o.crl === undefined ? undefined : await readInput(o.crl, 'CRL');
+  const r = await verifyReadingProof(new Uint8Array(proof), resolver(root, crl, skewMs));
+  if (!r.ok) {
+    if (o.json)
+      process.stdout.write(`${JSON.stringify({ ok: false, check: r.check, detail: r.detail })}\n`);
+    else process.stdout.write(`FAIL ${r.check}: ${r.detail}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  // Structure only: the reading was valid when sealed; today's plausibility table must not veto it.
+  const d = decodeReading(r.reading, { format: 'cbor' });
+  const reading = d.ok ? d.value.reading : undefined;
+  const observations = (reading?.observations ?? []).map((ob) => {
+    const name = codeByMdc(ob.code)?.refId ?? String(ob.code);
+    return ob.kind === 'numeric'
+      ? { code: name, value: formatDecimal(ob.value), unit: ob.unit }
+      : { code: name, samples: ob.samples.length, periodUs: ob.periodUs, unit: ob.unit };
+  });
+  const summary = {
+    ok: true,
+    deviceId: reading?.deviceId,
+    seq: reading?.seq,
+    deviceTime: reading ? new Date(reading.deviceTime).toISOString() : undefined,
+    receivedAt: new Date(r.receivedAt).toISOString(),
+    patient: reading?.patient,
+    observations,
+    gateway: r.gatewayId,
+    gatewaySeq: r.gatewaySeq,
+    notary: r.notaryId,
+    height: r.height,
+  };
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  process.stdout.write(
+    `OK reading ${summary.deviceId}#${summary.seq} at ${summary.deviceTime} (patient ${summary.patient}), ` +
+      `sealed by ${r.gatewayId} in block ${r.gatewaySeq}, registered by ${r.notaryId} at height ${r.height}\n`,
+  );
+  for (const ob of observations) {
+    process.stdout.write(
+      `  ${ob.code} ${'value' in ob ? `${ob.value} ${ob.unit}` : `${ob.samples} samples`}\n`,
+    );
+  }
+}
+
+export function verifyProofCommand(): Command {
+  return new Command('verify-proof')
+    .description(
+      "verify a reading proof offline against Trent's root certificate; exit 1 if it fails",
+    )
+    .argument('<proof>', 'reading proof file (medchain prove)')
+    .requiredOption('--root <pem>', "Trent's root certificate")
+    .option(
+      '--crl <pem>',
+      "Trent's CRL (revocations after the notary's registration time do not count)",
+    )
+    .option('--skew-ms <ms>', 'clock skew allowed on certificate validity', '300000')
+    .option('--json', 'print the result as JSON')
+    .action((proof: string, o: Flags) => run(proof, o));
+}
