@@ -33,7 +33,7 @@ export class Intake {
   #running: Promise<void> | undefined;
   #closed = false;
   /** Called after each commit with the number of readings stored (for the batcher). */
-  onCommit: (stored: number) => void = () => {};
+  onCommit: (stored: number, bytes: number) => void = () => {};
 
   constructor(spool: Spool, limits: IntakeLimits) {
     this.#spool = spool;
@@ -84,12 +84,16 @@ export class Intake {
       try {
         const results = await this.#spool.insertBatch(batch.map((w) => w.reading));
         let stored = 0;
+        let bytes = 0;
         batch.forEach((w, i) => {
           const r = results[i]!;
-          if (r.outcome === 'stored') stored++;
+          if (r.outcome === 'stored') {
+            stored++;
+            bytes += w.reading.bytes.length;
+          }
           w.resolve(r);
         });
-        if (stored > 0) this.onCommit(stored);
+        if (stored > 0) this.onCommit(stored, bytes);
       } catch (err) {
         // Nothing of this batch was committed: no PUBACK for any of them.
         for (const w of batch) w.reject(err);
