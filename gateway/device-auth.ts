@@ -57,7 +57,8 @@ export function deviceAuth(opts: DeviceAuthOptions) {
   ): void {
     if (opts.connectedClients() >= (opts.maxConnections ?? 10_000)) {
       refused('max-connections');
-      return done(null, false);
+      done(null, false);
+      return;
     }
     connects.set(client, { clientId: packet.clientId ?? '', clean: packet.clean !== false });
     if (packet.will) {
@@ -76,29 +77,34 @@ export function deviceAuth(opts: DeviceAuthOptions) {
     const c = connects.get(client);
     if (!c) {
       refused('internal');
-      return done(refuse(SERVER_UNAVAILABLE, 'no CONNECT state'), false);
+      done(refuse(SERVER_UNAVAILABLE, 'no CONNECT state'), false);
+      return;
     }
     if (c.clientId === '' && !c.clean) {
       refused('empty-client-id');
-      return done(refuse(IDENTIFIER_REJECTED, 'empty client id needs CleanSession=1'), false);
+      done(refuse(IDENTIFIER_REJECTED, 'empty client id needs CleanSession=1'), false);
+      return;
     }
     let id: string;
     try {
       id = assertDeviceId(username ?? '');
     } catch {
       refused('bad-username');
-      return done(refuse(BAD_USERNAME_OR_PASSWORD, 'bad user name or password'), false);
+      done(refuse(BAD_USERNAME_OR_PASSWORD, 'bad user name or password'), false);
+      return;
     }
     if (c.clientId !== '' && c.clientId !== id) {
       refused('client-id-mismatch');
-      return done(refuse(IDENTIFIER_REJECTED, 'client id must be the device id'), false);
+      done(refuse(IDENTIFIER_REJECTED, 'client id must be the device id'), false);
+      return;
     }
     opts.registry.verify(id, password).then(
       (ok) => {
         if (!ok) {
           refused('bad-credentials');
           log.warn({ device: id }, 'device CONNECT refused: unknown device or wrong secret');
-          return done(refuse(BAD_USERNAME_OR_PASSWORD, 'bad user name or password'), false);
+          done(refuse(BAD_USERNAME_OR_PASSWORD, 'bad user name or password'), false);
+          return;
         }
         devices.set(client, id);
         done(null, true);
@@ -128,7 +134,8 @@ export function deviceAuth(opts: DeviceAuthOptions) {
     if (!allowed) {
       metrics.aclDenied.inc({ action: 'subscribe' });
       log.warn({ device: id, topic: topic.slice(0, 200) }, 'device SUBSCRIBE denied');
-      return done(null, null);
+      done(null, null);
+      return;
     }
     done(null, sub);
   }

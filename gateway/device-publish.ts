@@ -54,11 +54,13 @@ export function devicePublish(opts: DevicePublishOptions) {
         { device, topic: packet.topic.slice(0, 200) },
         'device PUBLISH denied: a device publishes only on its own readings topic',
       );
-      return done(new Error('not authorized'));
+      done(new Error('not authorized'));
+      return;
     }
     if (packet.retain) {
       metrics.aclDenied.inc({ action: 'retain' });
-      return done(new Error('retained readings are not accepted'));
+      done(new Error('retained readings are not accepted'));
+      return;
     }
     const receivedAt = now();
     const payload =
@@ -75,7 +77,8 @@ export function devicePublish(opts: DevicePublishOptions) {
         { device, reason: d.error.reason, detail: d.error.message.slice(0, 300) },
         'reading rejected',
       );
-      return done(null);
+      done(null);
+      return;
     }
     const r = d.value.reading;
     if (d.value.clockSkewed) metrics.skewed.inc();
