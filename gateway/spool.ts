@@ -198,6 +198,18 @@ export class Spool {
     return rows.map(blockOf);
   }
 
+  /**
+   * Blocks to (re)submit from `fromSeq` on, in seq order: those without a receipt, and
+   * also receipted ones below `resendBelow` (a notary that asked for them again).
+   */
+  async toSubmit(fromSeq: number, resendBelow: number, limit: number): Promise<StoredBlock[]> {
+    const rows = await this.db.all<BlockRow>(
+      'SELECT * FROM blocks WHERE seq >= ? AND (receipt IS NULL OR seq < ?) ORDER BY seq LIMIT ?',
+      [fromSeq, resendBelow, limit],
+    );
+    return rows.map(blockOf);
+  }
+
   async block(seq: number): Promise<StoredBlock | undefined> {
     const row = await this.db.get<BlockRow>('SELECT * FROM blocks WHERE seq = ?', [seq]);
     return row ? blockOf(row) : undefined;
