@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { MedchainError } from '../core/errors.js';
 import { createLogger } from '../ops/log.js';
 import { demoCommand } from './demo.js';
+import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
 
 const log = createLogger({ name: 'medchain' });
@@ -14,6 +15,7 @@ const program = new Command('medchain')
 
 program.addCommand(demoCommand());
 program.addCommand(hsmCommand());
+program.addCommand(gatewayCommand());
 
 try {
   await program.parseAsync(process.argv);
