@@ -15,14 +15,13 @@
  *   connection closed, nothing stored.
  */
 import type { Client, PublishPacket } from 'aedes';
-import { decodeReading } from '../core/reading-decode.js';
 import type { ReadingLimits } from '../core/reading-schema.js';
 import { topics } from '../core/submit.js';
 import type { Logger } from '../ops/log.js';
 import type { DeviceSessions } from './device-auth.js';
-import { GatewayCode, GatewayError } from './errors.js';
 import type { Intake } from './intake.js';
 import type { GatewayMetrics } from './metrics.js';
+import { takeReading } from './reading-intake.js';
 import type { RejectLog } from './reject-log.js';
 
 export interface DevicePublishOptions {
@@ -36,8 +35,7 @@ export interface DevicePublishOptions {
 }
 
 export function devicePublish(opts: DevicePublishOptions) {
-  const { metrics, rejectLog, intake } = opts;
-  const now = opts.now ?? Date.now;
+  const { metrics, rejectLog } = opts;
 
   return function authorizePublish(
     client: Client | null,
@@ -62,56 +60,11 @@ export function devicePublish(opts: DevicePublishOptions) {
       done(new Error('retained readings are not accepted'));
       return;
     }
-    const receivedAt = now();
     const payload =
       typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const d = decodeReading(payload, {
-      expectedDeviceId: device,
-      receivedAt,
-      ...(opts.limits ? { limits: opts.limits } : {}),
-    });
-    if (!d.ok) {
-      metrics.rejected.inc({ reason: d.error.reason });
-      rejectLog.warn(
-        `bad:${device}`,
-        { device, reason: d.error.reason, detail: d.error.message.slice(0, 300) },
-        'reading rejected',
-      );
-      done(null);
-      return;
-    }
-    const r = d.value.reading;
-    if (d.value.clockSkewed) metrics.skewed.inc();
-    intake.submit({ deviceId: device, seq: r.seq, receivedAt, bytes: d.value.canonical }).then(
-      (res) => {
-        if (res.outcome === 'stored') {
-          metrics.accepted.inc();
-          if (res.gap > 0) {
-            metrics.gaps.inc(res.gap);
-            rejectLog.warn(
-              `gap:${device}`,
-              { device, seq: r.seq, missing: res.gap },
-              'device sequence gap: readings missing before this one',
-            );
-          }
-        } else if (res.outcome === 'duplicate') {
-          metrics.duplicates.inc();
-        } else {
-          metrics.rejected.inc({ reason: 'conflict' });
-          rejectLog.warn(
-            `conflict:${device}`,
-            { device, seq: r.seq },
-            'reading rejected: this (device, seq) was spooled with other content',
-          );
-        }
-        done(null);
-      },
-      (err: unknown) => {
-        const pushback = err instanceof GatewayError && err.code === GatewayCode.Pushback;
-        metrics.rejected.inc({ reason: pushback ? 'pushback' : 'store-error' });
-        if (!pushback) opts.log.error({ err, device }, 'spool write failed: no PUBACK');
-        done(err instanceof Error ? err : new Error(String(err)));
-      },
+    takeReading(opts, device, payload).then(
+      () => done(null),
+      (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
     );
   };
 }
