@@ -50,6 +50,23 @@ export const configSchema = z.strictObject({
           ca: path.optional(),
         })
         .optional(),
+      /** Take readings from an existing broker (Mosquitto) instead of the embedded one. */
+      external: z
+        .strictObject({
+          url: z.string().regex(/^mqtts?:\/\//, 'mqtt:// or mqtts://'),
+          clientId: z.string().min(1).max(64).optional(),
+          username: z.string().min(1).optional(),
+          passwordFile: path.optional(),
+          ca: path.optional(),
+          cert: path.optional(),
+          key: path.optional(),
+          sessionExpirySeconds: z
+            .number()
+            .int()
+            .min(60)
+            .default(7 * 24 * 3600),
+        })
+        .optional(),
       maxPacketBytes: z.number().int().min(256).optional(),
       connectTimeoutMs: ms.default(10_000),
       drainTimeoutMs: ms.default(30_000),
@@ -123,6 +140,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, [string[], Kind]>> = {
   DB: [['db'], 'string'],
   DEVICES_HOST: [['devices', 'host'], 'string'],
   DEVICES_PORT: [['devices', 'port'], 'int'],
+  DEVICES_EXTERNAL_URL: [['devices', 'external', 'url'], 'string'],
   HTTP_HOST: [['http', 'host'], 'string'],
   HTTP_PORT: [['http', 'port'], 'int'],
   NOTARY_URL: [['notary', 'url'], 'string'],
@@ -149,6 +167,10 @@ const PATH_KEYS: readonly string[][] = [
   ['devices', 'tls', 'cert'],
   ['devices', 'tls', 'key'],
   ['devices', 'tls', 'ca'],
+  ['devices', 'external', 'passwordFile'],
+  ['devices', 'external', 'ca'],
+  ['devices', 'external', 'cert'],
+  ['devices', 'external', 'key'],
   ['notary', 'certificate'],
   ['notary', 'tls', 'cert'],
   ['notary', 'tls', 'key'],

@@ -17,6 +17,7 @@ import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
 import { DeviceBroker } from './device-broker.js';
 import { GatewayCode, GatewayError } from './errors.js';
+import { ExternalDeviceBroker } from './external-broker.js';
 import { hsmBlockSigner, timedSigner } from './hsm-signer.js';
 import { OpsHttp, type Probe } from './http.js';
 import { Intake } from './intake.js';
@@ -41,7 +42,9 @@ function readText(path: string, what: string): string {
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly spool: Spool;
-  readonly broker: DeviceBroker;
+  /** The embedded device broker, unless readings come from an external one. */
+  readonly broker: DeviceBroker | undefined;
+  readonly external: ExternalDeviceBroker | undefined;
   readonly http: OpsHttp;
   readonly #intake: Intake;
   readonly #batcher: Batcher;
@@ -61,7 +64,8 @@ export class Gateway {
     batcher: Batcher;
     uplink: Uplink;
     signer: ChildSigner;
-    broker: DeviceBroker;
+    broker: DeviceBroker | undefined;
+    external: ExternalDeviceBroker | undefined;
     http: OpsHttp;
   }) {
     this.#cfg = p.cfg;
@@ -73,6 +77,7 @@ export class Gateway {
     this.#uplink = p.uplink;
     this.#signer = p.signer;
     this.broker = p.broker;
+    this.external = p.external;
     this.http = p.http;
     this.#pruneTimer = setInterval(() => {
       this.spool
@@ -171,36 +176,64 @@ export class Gateway {
       intake.onCommit = (n, bytes) => batcher.added(n, bytes);
       batcher.onSealed = () => uplink.kick();
       await batcher.start();
+      const ext = cfg.devices.external;
+      const limits = Object.fromEntries(
+        Object.entries(cfg.limits).filter(([, v]) => v !== undefined),
+      ) as Partial<ReadingLimits>;
+      const external = ext
+        ? new ExternalDeviceBroker({
+            url: ext.url,
+            clientId: ext.clientId ?? `medchain-gateway-${cfg.gatewayId}`,
+            username: ext.username,
+            password: ext.passwordFile
+              ? readText(ext.passwordFile, 'device broker password').replace(/\r?\n$/, '')
+              : undefined,
+            tls: ext.ca
+              ? {
+                  ca: readText(ext.ca, 'device broker CA'),
+                  ...(ext.cert ? { cert: readText(ext.cert, 'device broker certificate') } : {}),
+                  ...(ext.key ? { key: readText(ext.key, 'device broker key') } : {}),
+                }
+              : undefined,
+            sessionExpirySeconds: ext.sessionExpirySeconds,
+            intake,
+            metrics,
+            log,
+            limits,
+            rejectLogIntervalMs: cfg.devices.rejectLogIntervalMs,
+          })
+        : undefined;
+      if (external) started.push(external);
       const tls = cfg.devices.tls;
-      const broker = await DeviceBroker.start({
-        host: cfg.devices.host,
-        port: cfg.devices.port,
-        tls: tls
-          ? {
-              host: tls.host,
-              port: tls.port,
-              options: {
-                cert: readText(tls.cert, 'device TLS certificate'),
-                key: readText(tls.key, 'device TLS key'),
-                ...(tls.ca ? { ca: readText(tls.ca, 'device TLS CA') } : {}),
-              },
-            }
-          : undefined,
-        registry: new DeviceRegistry(spool.db),
-        intake,
-        metrics,
-        log,
-        limits: Object.fromEntries(
-          Object.entries(cfg.limits).filter(([, v]) => v !== undefined),
-        ) as Partial<ReadingLimits>,
-        maxPacketBytes: cfg.devices.maxPacketBytes,
-        connectTimeoutMs: cfg.devices.connectTimeoutMs,
-        drainTimeoutMs: cfg.devices.drainTimeoutMs,
-        keepaliveLimitS: cfg.devices.keepaliveLimitS,
-        maxConnections: cfg.devices.maxConnections,
-        rejectLogIntervalMs: cfg.devices.rejectLogIntervalMs,
-      });
-      started.push(broker);
+      const broker = ext
+        ? undefined
+        : await DeviceBroker.start({
+            host: cfg.devices.host,
+            port: cfg.devices.port,
+            tls: tls
+              ? {
+                  host: tls.host,
+                  port: tls.port,
+                  options: {
+                    cert: readText(tls.cert, 'device TLS certificate'),
+                    key: readText(tls.key, 'device TLS key'),
+                    ...(tls.ca ? { ca: readText(tls.ca, 'device TLS CA') } : {}),
+                  },
+                }
+              : undefined,
+            registry: new DeviceRegistry(spool.db),
+            intake,
+            metrics,
+            log,
+            limits,
+            maxPacketBytes: cfg.devices.maxPacketBytes,
+            connectTimeoutMs: cfg.devices.connectTimeoutMs,
+            drainTimeoutMs: cfg.devices.drainTimeoutMs,
+            keepaliveLimitS: cfg.devices.keepaliveLimitS,
+            maxConnections: cfg.devices.maxConnections,
+            rejectLogIntervalMs: cfg.devices.rejectLogIntervalMs,
+          });
+      if (broker) started.push(broker);
       let gw: Gateway | undefined;
       const http = await OpsHttp.start({
         host: cfg.http.host,
@@ -210,12 +243,25 @@ export class Gateway {
         health: async () => (gw ? gw.health() : { ok: false, detail: { starting: true } }),
         ready: async () => (gw ? gw.readiness() : { ok: false, detail: { starting: true } }),
       });
-      gw = new Gateway({ cfg, log, metrics, spool, intake, batcher, uplink, signer, broker, http });
+      gw = new Gateway({
+        cfg,
+        log,
+        metrics,
+        spool,
+        intake,
+        batcher,
+        uplink,
+        signer,
+        broker,
+        external,
+        http,
+      });
       log.info(
         {
           gatewayId: cfg.gatewayId,
-          devicesPort: broker.port,
-          devicesTlsPort: broker.tlsPort,
+          devicesPort: broker?.port,
+          devicesTlsPort: broker?.tlsPort,
+          devicesExternal: ext?.url,
           httpPort: http.port,
           notary: cfg.notary.url,
         },
@@ -251,10 +297,13 @@ export class Gateway {
     const b = this.spool.backlog();
     const pushback = this.#intake.overloaded;
     const closing = this.#closing !== undefined;
+    const externalDown = this.external !== undefined && !this.external.connected;
+    const accepting = !pushback && !closing && !externalDown;
     return {
-      ok: !pushback && !closing,
+      ok: accepting,
       detail: {
-        acceptingReadings: !pushback && !closing,
+        acceptingReadings: accepting,
+        ...(this.external ? { deviceBrokerConnected: !externalDown } : {}),
         pushback,
         closing,
         backlogReadings: b.readings,
@@ -274,7 +323,8 @@ export class Gateway {
     const log = this.#log;
     log.info('gateway shutting down');
     clearInterval(this.#pruneTimer);
-    await this.broker.close();
+    await this.broker?.close();
+    await this.external?.close();
     await this.#intake.close();
     await this.#batcher.close();
     const deadline = Date.now() + this.#cfg.notary.drainOnShutdownMs;
