@@ -260,7 +260,9 @@ export class Uplink {
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#answerTimer) clearTimeout(this.#answerTimer);
     while (this.#pumping) await this.#pumping;
-    await this.#client.endAsync();
+    // Forced: an unacknowledged submit is resent by the next start anyway, and a
+    // graceful end would wait forever for a notary that is not there.
+    await this.#client.endAsync(true);
     this.#o.metrics.uplinkConnected.set(0);
   }
 }
