@@ -51,7 +51,7 @@ await responder.start();
 t.teardown(() => responder.stop());
 
 const db = join(dir, 'gateway.db');
-function config(extra: object = {}): string {
+function config(extra: object = {}, r: NotaryResponder = responder): string {
   const file = join(dir, 'gateway.json');
   writeFileSync(
     file,
@@ -67,7 +67,7 @@ function config(extra: object = {}): string {
       batch: { maxReadings: 97, maxDelayMs: 50 },
       notary: {
         id: p.notaryId,
-        url: `mqtt://127.0.0.1:${responder.port}`,
+        url: `mqtt://127.0.0.1:${r.port}`,
         certificate: 'notary.pem',
         retryMs: 100,
         answerTimeoutMs: 2000,
@@ -91,10 +91,16 @@ interface Running {
   devicesPort: number;
   httpPort: number;
   exited: Promise<number | null>;
+  /** Every stderr line (pino JSON) the process wrote. */
+  lines: string[];
 }
 
-async function startGateway(t: { teardown(fn: () => unknown): void }): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'gateway', '--config', config()], {
+async function startGateway(
+  t: { teardown(fn: () => unknown): void },
+  extra: object = {},
+  r: NotaryResponder = responder,
+): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'gateway', '--config', config(extra, r)], {
     env,
     cwd: dir,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -104,8 +110,8 @@ async function startGateway(t: { teardown(fn: () => unknown): void }): Promise<R
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   const lines = createInterface({ input: child.stderr! });
+  const seen: string[] = [];
   const ready = new Promise<{ devicesPort: number; httpPort: number }>((resolve, reject) => {
-    const seen: string[] = [];
     lines.on('line', (line) => {
       seen.push(line);
       try {
@@ -119,7 +125,7 @@ async function startGateway(t: { teardown(fn: () => unknown): void }): Promise<R
     child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${seen.join('\n')}`)));
   });
   const ports = await within(20_000, 'gateway ready', ready);
-  return { child, ...ports, exited };
+  return { child, ...ports, exited, lines: seen };
 }
 
 writeFileSync(join(dir, 'secret'), 'a-secret-of-enough-length\n');
@@ -273,3 +279,116 @@ t.test(
     t.equal(await within(20_000, 'graceful exit', g2.exited), 0, 'SIGTERM: clean exit');
   },
 );
+
+async function freshResponder(t: { teardown(fn: () => unknown): void }) {
+  const r = new NotaryResponder({
+    notaryId: p.notaryId,
+    gatewayId: p.gatewayId,
+    gatewayKey: p.gwPublicKey,
+    signer: p.notarySigner,
+    wrongSigner: p.notarySigner,
+  });
+  await r.start();
+  t.teardown(() => r.stop());
+  return r;
+}
+
+const device = (port: number, extra: mqtt.IClientOptions = {}) =>
+  mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    protocolVersion: 4,
+    clientId: 'ox-1',
+    username: 'ox-1',
+    password: 'a-secret-of-enough-length',
+    clean: false,
+    reconnectPeriod: 0,
+    ...extra,
+  });
+
+const countRows = async (path: string, sql: string) => {
+  const s = await Spool.open(path);
+  try {
+    return (await s.db.get<{ n: number }>(sql))?.n ?? 0;
+  } finally {
+    await s.close();
+  }
+};
+
+t.test('SIGTERM seals and forwards what is pending; no secret reaches the logs', async (t) => {
+  const r = await freshResponder(t);
+  const path = join(dir, 'graceful.db');
+  medchain(['gateway', 'device', 'add', 'ox-1', '--db', path, '--secret-file', 'secret']);
+  const g = await startGateway(
+    t,
+    { db: path, batch: { maxReadings: 10_000, maxDelayMs: 600_000 } },
+    r,
+  );
+  const c = await device(g.devicesPort);
+  for (let seq = 1; seq <= 5; seq++) {
+    await c.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', seq)), { qos: 1 });
+  }
+  c.end(true);
+  t.equal(
+    await countRows(path, 'SELECT count(*) AS n FROM blocks'),
+    0,
+    'T and N not reached: nothing sealed yet',
+  );
+  g.child.kill('SIGTERM');
+  t.equal(await within(20_000, 'graceful exit', g.exited), 0);
+  t.equal(
+    await countRows(
+      path,
+      'SELECT count(*) AS n FROM readings r JOIN blocks b ON b.seq = r.block_seq WHERE b.receipt IS NOT NULL',
+    ),
+    5,
+    'all five sealed and receipted before the process exited',
+  );
+  const log = g.lines.join('\n');
+  t.notMatch(log, 'a-secret-of-enough-length', 'device secret not logged');
+  t.notMatch(log, USER_PIN, 'HSM PIN not logged');
+  t.match(log, /"msg":"gateway stopped"/);
+});
+
+t.test('pushback: no PUBACK, /readyz 503 and the gauge, until receipts make room', async (t) => {
+  const r = await freshResponder(t);
+  r.mode = 'silent';
+  const path = join(dir, 'pushback.db');
+  medchain(['gateway', 'device', 'add', 'ox-1', '--db', path, '--secret-file', 'secret']);
+  const g = await startGateway(
+    t,
+    { db: path, batch: { maxReadings: 1, maxDelayMs: 20 }, spool: { maxBacklogReadings: 3 } },
+    r,
+  );
+  const ready = () => fetch(`http://127.0.0.1:${g.httpPort}/readyz`);
+  t.equal((await ready()).status, 200);
+  const c = await device(g.devicesPort, { reconnectPeriod: 100 });
+  c.on('error', () => {});
+  for (let seq = 1; seq <= 3; seq++) {
+    await c.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', seq)), { qos: 1 });
+  }
+  const notReady = await ready();
+  t.equal(notReady.status, 503);
+  t.match(await notReady.json(), { ok: false, detail: { pushback: true, backlogReadings: 3 } });
+  t.match(
+    await (await fetch(`http://127.0.0.1:${g.httpPort}/metrics`)).text(),
+    /medchain_gateway_pushback 1/,
+  );
+  let acked = false;
+  const fourth = c
+    .publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', 4)), { qos: 1 })
+    .then(() => {
+      acked = true;
+    });
+  await within(
+    5000,
+    'connection closed without PUBACK',
+    new Promise<void>((res) => c.once('close', () => res())),
+  );
+  t.notOk(acked, 'no PUBACK above the limit');
+  r.mode = 'honest'; // the notary answers the resends: receipts make room
+  await within(20_000, 'the 4th reading acknowledged after the device reconnected', fourth);
+  await until('ready again', async () => (await ready()).status === 200, 20_000);
+  c.end(true);
+  g.child.kill('SIGTERM');
+  t.equal(await within(20_000, 'exit', g.exited), 0);
+  t.equal(await countRows(path, 'SELECT count(*) AS n FROM readings'), 4);
+});
