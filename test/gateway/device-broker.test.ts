@@ -288,3 +288,43 @@ t.test('JSON from a real external publisher (mosquitto_pub) when installed', asy
   t.equal(r.status, 0, String(r.stderr));
   t.equal(await h.count(), 1);
 });
+
+t.test('disk full: no PUBACK, nothing lost; acknowledged once space is back', async (t) => {
+  const h = await deviceBroker(t);
+  const c = await h.connect('ox-1', { reconnectPeriod: 50 });
+  c.on('error', () => {});
+  await c.publishAsync(obs('ox-1'), Buffer.from(readingBytes('ox-1', 1)), { qos: 1 });
+  // SQLite's own quota: the database may not grow by a single page (SQLITE_FULL).
+  const pages = await h.spool.db.get<{ page_count: number }>('PRAGMA page_count');
+  await h.spool.db.get(`PRAGMA max_page_count = ${pages!.page_count}`);
+  // Fill the remaining free space so that the next insert needs a new page.
+  let filler = 0;
+  for (;;) {
+    try {
+      await h.spool.insertBatch([
+        { deviceId: 'filler', seq: ++filler, receivedAt: 1, bytes: readingBytes('filler', filler) },
+      ]);
+    } catch (err) {
+      t.equal((err as { code?: string }).code, 'STORE_DISK_FULL');
+      break;
+    }
+  }
+  let acked = false;
+  const big = Buffer.from(readingBytes('ox-1', 2));
+  const second = c.publishAsync(obs('ox-1'), big, { qos: 1 }).then(() => {
+    acked = true;
+  });
+  await onceWithin(c, 'close');
+  t.notOk(acked, 'no PUBACK for a reading that could not be stored');
+  t.ok((await metricValue(h.metrics.rejected, { reason: 'store-error' })) >= 1);
+  await h.spool.db.get('PRAGMA max_page_count = 1073741823');
+  await within(10_000, 'acknowledged after the resend', second);
+  t.equal(
+    (
+      await h.spool.db.get<{ n: number }>(
+        "SELECT count(*) AS n FROM readings WHERE device_id = 'ox-1'",
+      )
+    )?.n,
+    2,
+  );
+});
