@@ -61,10 +61,32 @@ export class DeviceRegistry {
   readonly #params: ScryptParams;
   // Hashed for unknown ids too, so a CONNECT's timing does not tell which ids exist.
   readonly #dummySalt = randomBytes(16);
+  // scrypt runs on libuv's thread pool, which SQLite (the spool commits that PUBACKs
+  // wait for) shares: a CONNECT flood may hold at most this many of its threads.
+  readonly #maxConcurrent: number;
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
 
-  constructor(db: SqliteDb, params: ScryptParams = DEFAULT_SCRYPT) {
+  constructor(db: SqliteDb, params: ScryptParams = DEFAULT_SCRYPT, maxConcurrent = 2) {
     this.#db = db;
     this.#params = params;
+    this.#maxConcurrent = maxConcurrent;
+  }
+
+  async #limited<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#maxConcurrent) {
+      // The finishing holder hands its slot over: #running stays the same.
+      await new Promise<void>((r) => this.#waiting.push(r));
+    } else {
+      this.#running++;
+    }
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#running--;
+    }
   }
 
   /** Registers a device; the secret is generated when not given. Returns the secret. */
@@ -110,12 +132,13 @@ export class DeviceRegistry {
       [id],
     );
     const given = Buffer.from(secret ?? new Uint8Array(0));
+    if (given.length > MAX_SECRET_LENGTH) return false;
     if (!row) {
-      await derive(given, this.#dummySalt, this.#params);
+      await this.#limited(() => derive(given, this.#dummySalt, this.#params));
       return false;
     }
     const params = JSON.parse(row.params) as ScryptParams;
-    const got = await derive(given, row.salt, params);
+    const got = await this.#limited(() => derive(given, row.salt, params));
     return got.length === row.hash.length && timingSafeEqual(got, row.hash);
   }
 }

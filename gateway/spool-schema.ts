@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS blocks (
   receipt BLOB,
   receipt_at INTEGER
 ) STRICT;
+CREATE INDEX IF NOT EXISTS blocks_unreceipted ON blocks(seq) WHERE receipt IS NULL;
 CREATE TABLE IF NOT EXISTS state (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   schema_version INTEGER NOT NULL,

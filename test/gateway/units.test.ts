@@ -123,3 +123,30 @@ t.test('config: defaults, relative paths, env overrides, clear errors', async (t
   writeFileSync(file, '{');
   t.throws(() => loadConfig(file, {}), { code: 'GATEWAY_CONFIG', message: /JSON/ });
 });
+
+t.test('registry: scrypt hashes, wrong and unknown secrets, CONNECT floods queue', async (t) => {
+  const { Spool } = await import('../../gateway/spool.js');
+  const { DeviceRegistry } = await import('../../gateway/registry.js');
+  const { FAST_SCRYPT } = await import('./helpers.js');
+  const spool = await Spool.open(join(tempDir(t), 'reg.db'));
+  t.teardown(() => spool.close());
+  const reg = new DeviceRegistry(spool.db, FAST_SCRYPT, 2);
+  const secret = await reg.add('ox-1');
+  const row = await spool.db.get<{ hash: Uint8Array }>('SELECT hash FROM devices');
+  t.notMatch(Buffer.from(row!.hash).toString('utf8'), secret, 'only the hash is stored');
+  const enc = (s: string) => Buffer.from(s);
+  const results = await Promise.all([
+    reg.verify('ox-1', enc(secret)),
+    reg.verify('ox-1', enc(`${secret}x`)),
+    reg.verify('nobody', enc(secret)),
+    reg.verify('ox-1', undefined),
+    ...Array.from({ length: 20 }, () => reg.verify('ox-1', enc(secret))),
+  ]);
+  t.same(results.slice(0, 4), [true, false, false, false]);
+  t.ok(results.slice(4).every(Boolean), '20 concurrent checks, two at a time, all answered');
+  await t.rejects(reg.add('ox-1'), { code: 'GATEWAY_DEVICE' });
+  await t.rejects(reg.add('__proto__'), { code: 'GATEWAY_DEVICE' });
+  await t.rejects(reg.add('ox-2', 'short'), { code: 'GATEWAY_DEVICE' });
+  t.equal(await reg.remove('ox-1'), true);
+  t.equal(await reg.verify('ox-1', enc(secret)), false, 'removed: refused');
+});
