@@ -328,3 +328,18 @@ t.test('disk full: no PUBACK, nothing lost; acknowledged once space is back', as
     2,
   );
 });
+
+t.test('a device clock beyond the skew is flagged and counted, the reading kept', async (t) => {
+  const h = await deviceBroker(t, { limits: { maxClockSkewMs: 60_000 } });
+  const c = await h.connect('ox-1');
+  const late = {
+    deviceId: 'ox-1',
+    seq: 1,
+    time: Date.now() - 3_600_000,
+    patient: 'MRN-1',
+    obs: [{ code: 'MDC_PULS_OXIM_SAT_O2', value: '97', unit: '%' }],
+  };
+  await c.publishAsync(obs('ox-1'), Buffer.from(JSON.stringify(late)), { qos: 1 });
+  t.equal(await h.count(), 1, 'kept');
+  t.equal(await metricValue(h.metrics.skewed), 1, 'counted, never corrected');
+});

@@ -313,40 +313,51 @@ const countRows = async (path: string, sql: string) => {
   }
 };
 
-t.test('SIGTERM seals and forwards what is pending; no secret reaches the logs', async (t) => {
-  const r = await freshResponder(t);
-  const path = join(dir, 'graceful.db');
-  medchain(['gateway', 'device', 'add', 'ox-1', '--db', path, '--secret-file', 'secret']);
-  const g = await startGateway(
-    t,
-    { db: path, batch: { maxReadings: 10_000, maxDelayMs: 600_000 } },
-    r,
-  );
-  const c = await device(g.devicesPort);
-  for (let seq = 1; seq <= 5; seq++) {
-    await c.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', seq)), { qos: 1 });
-  }
-  c.end(true);
-  t.equal(
-    await countRows(path, 'SELECT count(*) AS n FROM blocks'),
-    0,
-    'T and N not reached: nothing sealed yet',
-  );
-  g.child.kill('SIGTERM');
-  t.equal(await within(20_000, 'graceful exit', g.exited), 0);
-  t.equal(
-    await countRows(
-      path,
-      'SELECT count(*) AS n FROM readings r JOIN blocks b ON b.seq = r.block_seq WHERE b.receipt IS NOT NULL',
-    ),
-    5,
-    'all five sealed and receipted before the process exited',
-  );
-  const log = g.lines.join('\n');
-  t.notMatch(log, 'a-secret-of-enough-length', 'device secret not logged');
-  t.notMatch(log, USER_PIN, 'HSM PIN not logged');
-  t.match(log, /"msg":"gateway stopped"/);
-});
+t.test(
+  'SIGTERM seals and forwards what is pending from several devices; no secret in the logs',
+  async (t) => {
+    const r = await freshResponder(t);
+    const path = join(dir, 'graceful.db');
+    medchain(['gateway', 'device', 'add', 'ox-1', '--db', path, '--secret-file', 'secret']);
+    medchain(['gateway', 'device', 'add', 'ox-2', '--db', path, '--secret-file', 'secret']);
+    const g = await startGateway(
+      t,
+      { db: path, batch: { maxReadings: 10_000, maxDelayMs: 600_000 } },
+      r,
+    );
+    const c = await device(g.devicesPort);
+    const c2 = await device(g.devicesPort, { clientId: 'ox-2', username: 'ox-2' });
+    for (let seq = 1; seq <= 5; seq++) {
+      await c.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', seq)), {
+        qos: 1,
+      });
+      await c2.publishAsync('med/v1/dev/ox-2/obs', Buffer.from(readingBytes('ox-2', seq)), {
+        qos: 1,
+      });
+    }
+    c2.end(true);
+    c.end(true);
+    t.equal(
+      await countRows(path, 'SELECT count(*) AS n FROM blocks'),
+      0,
+      'T and N not reached: nothing sealed yet',
+    );
+    g.child.kill('SIGTERM');
+    t.equal(await within(20_000, 'graceful exit', g.exited), 0);
+    t.equal(
+      await countRows(
+        path,
+        'SELECT count(*) AS n FROM readings r JOIN blocks b ON b.seq = r.block_seq WHERE b.receipt IS NOT NULL',
+      ),
+      10,
+      'all ten (two devices) sealed and receipted before the process exited',
+    );
+    const log = g.lines.join('\n');
+    t.notMatch(log, 'a-secret-of-enough-length', 'device secret not logged');
+    t.notMatch(log, USER_PIN, 'HSM PIN not logged');
+    t.match(log, /"msg":"gateway stopped"/);
+  },
+);
 
 t.test('pushback: no PUBACK, /readyz 503 and the gauge, until receipts make room', async (t) => {
   const r = await freshResponder(t);
