@@ -10,6 +10,7 @@
 import type { KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { decodeBlock, ZERO_HASH } from '../../core/block.js';
@@ -35,6 +36,8 @@ export class NotaryResponder {
   #server: Server | undefined;
   #client: MqttClient | undefined;
   port = 0;
+  tlsPort = 0;
+  #tlsServer: TlsServer | undefined;
   #queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -48,11 +51,25 @@ export class NotaryResponder {
     },
   ) {}
 
-  async start(port = 0): Promise<void> {
+  /**
+   * Starts the broker on `port` (plain TCP, where the responder itself connects) and,
+   * with `tls`, a TLS listener that requires a client certificate from `tls.ca`.
+   */
+  async start(port = 0, tls?: { cert: string; key: string; ca: string }): Promise<void> {
     this.#aedes = await Aedes.createBroker({});
     this.#server = createServer(this.#aedes.handle);
     this.#server.listen(port, '127.0.0.1');
     await once(this.#server, 'listening');
+    if (tls) {
+      this.#tlsServer = createTlsServer(
+        { ...tls, requestCert: true, rejectUnauthorized: true },
+        this.#aedes.handle,
+      );
+      this.#tlsServer.listen(0, '127.0.0.1');
+      await once(this.#tlsServer, 'listening');
+      const a = this.#tlsServer.address();
+      this.tlsPort = typeof a === 'object' && a ? a.port : 0;
+    }
     const addr = this.#server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : 0;
     this.#client = await mqtt.connectAsync(`mqtt://127.0.0.1:${this.port}`, {
@@ -75,6 +92,7 @@ export class NotaryResponder {
   async stop(): Promise<void> {
     this.#client?.end(true);
     this.#server?.close();
+    this.#tlsServer?.close();
     await new Promise<void>((r) => (this.#aedes ? this.#aedes.close(() => r()) : r()));
     this.#aedes = undefined;
   }

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import t from 'tap';
@@ -54,9 +55,9 @@ async function sealedSpool(t: { teardown(fn: () => unknown): void }, blocks: num
   return { spool, metrics };
 }
 
-async function responder(t: { teardown(fn: () => unknown): void }) {
+async function responderKey() {
   const { createPublicKey } = await import('node:crypto');
-  const gwKey = createPublicKey({
+  return createPublicKey({
     key: {
       kty: 'EC',
       crv: 'P-256',
@@ -65,10 +66,13 @@ async function responder(t: { teardown(fn: () => unknown): void }) {
     },
     format: 'jwk',
   });
+}
+
+async function responder(t: { teardown(fn: () => unknown): void }) {
   const r = new NotaryResponder({
     notaryId: p.notaryId,
     gatewayId: p.gatewayId,
-    gatewayKey: gwKey,
+    gatewayKey: await responderKey(),
     signer: p.notarySigner,
     wrongSigner: softwareSigner(TEST_KEY_A, p.notarySigner.kid),
   });
@@ -229,4 +233,85 @@ t.test("'gap': a notary that lost blocks gets them again from expectedSeq", asyn
   );
   t.equal(fresh.internals.length, 3, 'blocks 1 and 2 were resent after the gap');
   t.ok((await metricValue(metrics.refusals, { reason: 'gap' })) >= 1);
+});
+
+t.test('uplink over TLS with a client certificate; refused without one', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const d = join(p.dir, 'tls');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(d, { recursive: true });
+  const ossl = (args: string[]) => execFileSync('openssl', args, { cwd: d, stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  ossl([
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=test TLS CA',
+  ]);
+  for (const [name, ext] of [
+    ['server', 'subjectAltName=IP:127.0.0.1'],
+    ['client', 'extendedKeyUsage=clientAuth'],
+  ] as const) {
+    ossl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+    writeFileSync(join(d, `${name}.ext`), `${ext}\n`);
+    ossl([
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+    ]);
+  }
+  const f = (n: string) => readFileSync(join(d, n), 'utf8');
+  const { spool, metrics } = await sealedSpool(t, 2);
+  const r = new NotaryResponder({
+    notaryId: p.notaryId,
+    gatewayId: p.gatewayId,
+    gatewayKey: await responderKey(),
+    signer: p.notarySigner,
+    wrongSigner: p.notarySigner,
+  });
+  await r.start(0, { cert: f('server.pem'), key: f('server.key'), ca: f('ca.pem') });
+  t.teardown(() => r.stop());
+  const base = {
+    url: `mqtts://127.0.0.1:${r.tlsPort}`,
+    clientId: `gw-tls-${p.gatewayId}`,
+    gatewayId: p.gatewayId,
+    notaryId: p.notaryId,
+    notary,
+    spool,
+    metrics,
+    log,
+    retryMs: 50,
+    reconnectMs: 50,
+  };
+  const anonymous = new Uplink({ ...base, tls: { cert: '', key: '', ca: f('ca.pem') } });
+  t.teardown(() => anonymous.close());
+  const good = new Uplink({
+    ...base,
+    clientId: `gw-tls2-${p.gatewayId}`,
+    tls: { cert: f('client.pem'), key: f('client.key'), ca: f('ca.pem') },
+  });
+  t.teardown(() => good.close());
+  await until('receipts over TLS', async () => (await receipted(spool)) === 2);
+  t.notOk(anonymous.connected, 'no client certificate: no connection');
+  await anonymous.close();
 });
