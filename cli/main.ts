@@ -4,6 +4,7 @@ import { MedchainError } from '../core/errors.js';
 import { createLogger } from '../ops/log.js';
 import { caCommand } from './ca.js';
 import { demoCommand } from './demo.js';
+import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
 import { verifyProofCommand } from './verify-proof.js';
 
@@ -18,6 +19,7 @@ program.addCommand(demoCommand());
 program.addCommand(hsmCommand());
 program.addCommand(verifyProofCommand());
 program.addCommand(caCommand());
+program.addCommand(gatewayCommand());
 
 try {
   await program.parseAsync(process.argv);

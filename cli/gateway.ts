@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { loadConfig } from '../gateway/config.js';
+import { GatewayCode, GatewayError } from '../gateway/errors.js';
+import { Gateway } from '../gateway/gateway.js';
+import { DeviceRegistry } from '../gateway/registry.js';
+import { Spool } from '../gateway/spool.js';
+import { createLogger } from '../ops/log.js';
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function withRegistry<T>(db: string, fn: (r: DeviceRegistry) => Promise<T>): Promise<T> {
+  const spool = await Spool.open(db);
+  try {
+    return await fn(new DeviceRegistry(spool.db));
+  } finally {
+    await spool.close();
+  }
+}
+
+function deviceCommand(): Command {
+  const device = new Command('device').description('device registry: add, list, remove');
+  device
+    .command('add <id>')
+    .description('register a device; its secret is printed once (or read from --secret-file)')
+    .requiredOption('--db <file>', 'gateway database')
+    .option('--secret-file <file>', 'file holding the secret to register (16-256 bytes)')
+    .action(async (id: string, o: { db: string; secretFile?: string }) => {
+      let given: string | undefined;
+      if (o.secretFile) {
+        try {
+          given = readFileSync(o.secretFile, 'utf8').replace(/\r?\n$/, '');
+        } catch (err) {
+          throw new GatewayError(
+            GatewayCode.Device,
+            `cannot read ${o.secretFile}: ${(err as Error).message}`,
+          );
+        }
+      }
+      const secret = await withRegistry(o.db, (r) => r.add(id, given));
+      print(`device '${id}' registered`);
+      if (!given) {
+        print(`secret (shown once; MQTT username '${id}', password this): ${secret}`);
+      }
+    });
+  device
+    .command('list')
+    .description('list registered devices')
+    .requiredOption('--db <file>', 'gateway database')
+    .option('--json', 'print JSON')
+    .action(async (o: { db: string; json?: boolean }) => {
+      const list = await withRegistry(o.db, (r) => r.list());
+      if (o.json) return print(JSON.stringify(list));
+      for (const d of list) print(`${d.id}\tadded ${new Date(d.createdAt).toISOString()}`);
+    });
+  device
+    .command('remove <id>')
+    .description('remove a device (its open connection keeps working until it reconnects)')
+    .requiredOption('--db <file>', 'gateway database')
+    .action(async (id: string, o: { db: string }) => {
+      if (!(await withRegistry(o.db, (r) => r.remove(id)))) {
+        throw new GatewayError(GatewayCode.Device, `device '${id}' is not registered`);
+      }
+      print(`device '${id}' removed`);
+    });
+  return device;
+}
+
+export function gatewayCommand(): Command {
+  const cmd = new Command('gateway')
+    .description('run the clinic gateway (device broker, spool, sealing on the HSM, uplink)')
+    .option('--config <file>', 'gateway config (JSON); MEDCHAIN_GATEWAY_* env vars override')
+    .action(async (o: { config?: string }) => {
+      if (!o.config) {
+        throw new GatewayError(GatewayCode.Config, '--config FILE is required to run the gateway');
+      }
+      const cfg = loadConfig(o.config);
+      const log = createLogger({ name: 'gateway', level: cfg.log.level });
+      const gw = await Gateway.start(cfg, log);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, 'signal received');
+          gw.close().then(resolve, (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exitCode = 1;
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+  cmd.addCommand(deviceCommand());
+  return cmd;
+}

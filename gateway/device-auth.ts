@@ -1,0 +1,149 @@
+/**
+ * CONNECT and SUBSCRIBE policy for devices, as aedes hooks. Fail closed: an error
+ * anywhere refuses (aedes' defaults let everyone in; ours never do).
+ *
+ * - [MQTT-3.1.3-8] an empty client id with CleanSession=0 gets CONNACK 0x02.
+ * - A device's client id is its device id (or empty with CleanSession=1): another
+ *   device cannot take over its session by reusing its id [MQTT-3.1.4-2].
+ * - username = device id, password = its secret, checked against the scrypt hash.
+ * - Wills are removed at CONNECT: no device needs one, and a will is a publish that
+ *   would otherwise happen after the client is gone.
+ * - SUBSCRIBE: only exact topics under the device's own `med/v1/dev/{id}/`, never its
+ *   readings topic, never wildcards, `#` or `$SYS/#` (granted 0x80).
+ */
+import type { AuthenticateError, Client, ConnectPacket, Subscription } from 'aedes';
+import { topics } from '../core/submit.js';
+import type { Logger } from '../ops/log.js';
+import type { GatewayMetrics } from './metrics.js';
+import { assertDeviceId, type DeviceRegistry } from './registry.js';
+
+/** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
+const IDENTIFIER_REJECTED = 2;
+const SERVER_UNAVAILABLE = 3;
+const BAD_USERNAME_OR_PASSWORD = 4;
+
+export interface DeviceSessions {
+  /** The authenticated device id of a connection; undefined before authentication. */
+  deviceOf(client: Client | null): string | undefined;
+}
+
+export interface DeviceAuthOptions {
+  registry: DeviceRegistry;
+  metrics: GatewayMetrics;
+  log: Logger;
+  /** Most concurrent device connections (default 10,000). */
+  maxConnections?: number;
+  connectedClients: () => number;
+}
+
+function refuse(code: number, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError;
+}
+
+export function deviceAuth(opts: DeviceAuthOptions) {
+  const connects = new WeakMap<Client, { clientId: string; clean: boolean }>();
+  const devices = new WeakMap<Client, string>();
+  const { metrics, log } = opts;
+  const refused = (reason: string) => metrics.connectRefused.inc({ reason });
+
+  const sessions: DeviceSessions = {
+    deviceOf: (client) => (client ? devices.get(client) : undefined),
+  };
+
+  function preConnect(
+    client: Client,
+    packet: ConnectPacket,
+    done: (e: Error | null, ok: boolean) => void,
+  ): void {
+    if (opts.connectedClients() >= (opts.maxConnections ?? 10_000)) {
+      refused('max-connections');
+      done(null, false);
+      return;
+    }
+    connects.set(client, { clientId: packet.clientId ?? '', clean: packet.clean !== false });
+    if (packet.will) {
+      log.info({ clientId: packet.clientId }, 'will removed from a device CONNECT');
+      delete packet.will;
+    }
+    done(null, true);
+  }
+
+  function authenticate(
+    client: Client,
+    username: Readonly<string | undefined>,
+    password: Readonly<Buffer | undefined>,
+    done: (e: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
+    const c = connects.get(client);
+    if (!c) {
+      refused('internal');
+      done(refuse(SERVER_UNAVAILABLE, 'no CONNECT state'), false);
+      return;
+    }
+    if (c.clientId === '' && !c.clean) {
+      refused('empty-client-id');
+      done(refuse(IDENTIFIER_REJECTED, 'empty client id needs CleanSession=1'), false);
+      return;
+    }
+    let id: string;
+    try {
+      id = assertDeviceId(username ?? '');
+    } catch {
+      refused('bad-username');
+      done(refuse(BAD_USERNAME_OR_PASSWORD, 'bad user name or password'), false);
+      return;
+    }
+    if (c.clientId !== '' && c.clientId !== id) {
+      refused('client-id-mismatch');
+      done(refuse(IDENTIFIER_REJECTED, 'client id must be the device id'), false);
+      return;
+    }
+    opts.registry.verify(id, password).then(
+      (ok) => {
+        if (!ok) {
+          refused('bad-credentials');
+          log.warn({ device: id }, 'device CONNECT refused: unknown device or wrong secret');
+          done(refuse(BAD_USERNAME_OR_PASSWORD, 'bad user name or password'), false);
+          return;
+        }
+        devices.set(client, id);
+        done(null, true);
+      },
+      (err: unknown) => {
+        refused('internal');
+        log.error({ err, device: id }, 'device registry unavailable');
+        done(refuse(SERVER_UNAVAILABLE, 'server unavailable'), false);
+      },
+    );
+  }
+
+  function authorizeSubscribe(
+    client: Client,
+    sub: Subscription,
+    done: (e: Error | null, s?: Subscription | null) => void,
+  ): void {
+    const id = devices.get(client);
+    const own = id === undefined ? undefined : `med/v1/dev/${id}/`;
+    const topic = sub.topic;
+    const allowed =
+      own !== undefined &&
+      topic.startsWith(own) &&
+      topic !== topics.deviceObs(id!) &&
+      !/[+#]/.test(topic) &&
+      topic.length > own.length;
+    if (!allowed) {
+      metrics.aclDenied.inc({ action: 'subscribe' });
+      log.warn({ device: id, topic: topic.slice(0, 200) }, 'device SUBSCRIBE denied');
+      done(null, null);
+      return;
+    }
+    done(null, sub);
+  }
+
+  /** Readings are consumed by the gateway, never forwarded to any subscriber. */
+  function authorizeForward<P extends { topic: string }>(_client: Client, packet: P): P | null {
+    return packet.topic.startsWith('med/v1/dev/') ? null : packet;
+  }
+
+  return { sessions, preConnect, authenticate, authorizeSubscribe, authorizeForward };
+}

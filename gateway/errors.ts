@@ -1,0 +1,23 @@
+import { MedchainError } from '../core/errors.js';
+
+export const GatewayCode = {
+  /**
+   * The spool is above its configured size. Transport action: hold back the PUBACK
+   * (aedes closes the connection without one; the device keeps the QoS 1 message and
+   * sends it again after reconnecting).
+   */
+  Pushback: 'GATEWAY_PUSHBACK',
+  /** The block about to be stored does not follow the stored head (seq or prev). */
+  HeadMoved: 'GATEWAY_HEAD_MOVED',
+  Config: 'GATEWAY_CONFIG',
+  Device: 'GATEWAY_DEVICE',
+  Closed: 'GATEWAY_CLOSED',
+} as const;
+export type GatewayCode = (typeof GatewayCode)[keyof typeof GatewayCode];
+
+export class GatewayError extends MedchainError {
+  declare readonly code: GatewayCode;
+  constructor(code: GatewayCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}

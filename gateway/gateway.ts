@@ -1,0 +1,346 @@
+/**
+ * The gateway process: wires spool, device broker, batcher/sealer (HSM), uplink and
+ * the ops endpoints from a validated config. Start order makes the store and the
+ * signer ready before any device can connect; close() is the graceful shutdown:
+ * stop taking readings, commit what is queued, seal what is pending, give the uplink
+ * a bounded time to get receipts, then close the rest.
+ */
+import { readFileSync } from 'node:fs';
+import { validateCertificate } from '../ca/validate.js';
+import { X509Certificate } from '../ca/x509.js';
+import { equalBytes } from '../core/bytes.js';
+import type { ReadingLimits } from '../core/reading-schema.js';
+import { ChildSigner } from '../hsm/child-signer.js';
+import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
+import type { Logger } from '../ops/log.js';
+import { Batcher } from './batcher.js';
+import type { GatewayConfig } from './config.js';
+import { DeviceBroker } from './device-broker.js';
+import { GatewayCode, GatewayError } from './errors.js';
+import { ExternalDeviceBroker } from './external-broker.js';
+import { hsmBlockSigner, timedSigner } from './hsm-signer.js';
+import { OpsHttp, type Probe } from './http.js';
+import { Intake } from './intake.js';
+import { type GatewayMetrics, gatewayMetrics } from './metrics.js';
+import { trustNotary } from './notary-trust.js';
+import { loadReaders } from './readers.js';
+import { DeviceRegistry } from './registry.js';
+import { Sealer } from './sealer.js';
+import { Spool } from './spool.js';
+import { Uplink } from './uplink.js';
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new GatewayError(GatewayCode.Config, `${what} ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+export class Gateway {
+  readonly metrics: GatewayMetrics;
+  readonly spool: Spool;
+  /** The embedded device broker, unless readings come from an external one. */
+  readonly broker: DeviceBroker | undefined;
+  readonly external: ExternalDeviceBroker | undefined;
+  readonly http: OpsHttp;
+  readonly #intake: Intake;
+  readonly #batcher: Batcher;
+  readonly #uplink: Uplink;
+  readonly #signer: ChildSigner;
+  readonly #cfg: GatewayConfig;
+  readonly #log: Logger;
+  readonly #pruneTimer: NodeJS.Timeout;
+  #closing: Promise<void> | undefined;
+
+  private constructor(p: {
+    cfg: GatewayConfig;
+    log: Logger;
+    metrics: GatewayMetrics;
+    spool: Spool;
+    intake: Intake;
+    batcher: Batcher;
+    uplink: Uplink;
+    signer: ChildSigner;
+    broker: DeviceBroker | undefined;
+    external: ExternalDeviceBroker | undefined;
+    http: OpsHttp;
+  }) {
+    this.#cfg = p.cfg;
+    this.#log = p.log;
+    this.metrics = p.metrics;
+    this.spool = p.spool;
+    this.#intake = p.intake;
+    this.#batcher = p.batcher;
+    this.#uplink = p.uplink;
+    this.#signer = p.signer;
+    this.broker = p.broker;
+    this.external = p.external;
+    this.http = p.http;
+    this.#pruneTimer = setInterval(() => {
+      this.spool
+        .prune(Date.now() - this.#cfg.spool.retentionMs)
+        .then((n) => n > 0 && this.#log.info({ pruned: n }, 'receipted readings pruned'))
+        .catch((err: unknown) => this.#log.error({ err }, 'prune failed'));
+    }, p.cfg.spool.pruneIntervalMs);
+    this.#pruneTimer.unref();
+  }
+
+  static async start(cfg: GatewayConfig, log: Logger): Promise<Gateway> {
+    const root = readText(cfg.root, 'root certificate');
+    const crl = cfg.crl ? readText(cfg.crl, 'CRL') : undefined;
+    const certPem = readText(cfg.certificate, 'gateway certificate');
+    const own = await validateCertificate(certPem, {
+      root,
+      crl,
+      role: 'gateway',
+      id: cfg.gatewayId,
+      at: new Date(),
+      skewMs: 5 * 60_000,
+    });
+    if (!own.ok) {
+      throw new GatewayError(
+        GatewayCode.Config,
+        `the gateway certificate ${cfg.certificate} is not valid for gateway '${cfg.gatewayId}' (${own.reason}): ${own.detail}`,
+      );
+    }
+    const certDer = new Uint8Array(new X509Certificate(certPem).rawData);
+    const notary = await trustNotary({
+      certificate: readText(cfg.notary.certificate, 'notary certificate'),
+      root,
+      crl,
+      notaryId: cfg.notary.id,
+    });
+    const readers = await loadReaders(cfg.readers, { root, crl });
+    const pin = readPin({ file: cfg.hsm.pinFile, env: USER_PIN_ENV, what: 'HSM user PIN' });
+    const signer = await ChildSigner.start({
+      token: cfg.hsm.token,
+      pin,
+      keys: [cfg.hsm.key],
+      modulePath: cfg.hsm.module,
+      logger: log,
+    });
+    const started: { close(): Promise<void> | void }[] = [signer];
+    try {
+      if (!equalBytes(signer.publicKey(cfg.hsm.key).point, own.publicKey.point)) {
+        throw new GatewayError(
+          GatewayCode.Config,
+          `the key '${cfg.hsm.key}' on token '${cfg.hsm.token}' is not the key of ${cfg.certificate}`,
+        );
+      }
+      const metrics = gatewayMetrics();
+      const spool = await Spool.open(cfg.db);
+      started.push(spool);
+      const intake = new Intake(spool, {
+        maxBatch: cfg.spool.maxCommitBatch,
+        maxBacklogReadings: cfg.spool.maxBacklogReadings,
+        maxBacklogBytes: cfg.spool.maxBacklogBytes,
+      });
+      const sealer = new Sealer({
+        spool,
+        gatewayId: cfg.gatewayId,
+        signer: timedSigner(hsmBlockSigner(signer, cfg.hsm.key, certDer), (s) =>
+          metrics.signSeconds.observe(s),
+        ),
+        readers,
+        metrics,
+        log,
+        maxReadings: cfg.batch.maxReadings,
+        maxBytes: cfg.batch.maxBytes,
+      });
+      const batcher = new Batcher(spool, sealer, cfg.batch, log);
+      const uplink = new Uplink({
+        url: cfg.notary.url,
+        tls: cfg.notary.tls
+          ? {
+              cert: readText(cfg.notary.tls.cert, 'uplink TLS certificate'),
+              key: readText(cfg.notary.tls.key, 'uplink TLS key'),
+              ca: readText(cfg.notary.tls.ca, 'uplink TLS CA'),
+              ...(cfg.notary.tls.servername ? { servername: cfg.notary.tls.servername } : {}),
+            }
+          : undefined,
+        clientId: cfg.notary.clientId ?? `gateway-${cfg.gatewayId}`,
+        gatewayId: cfg.gatewayId,
+        notaryId: cfg.notary.id,
+        notary,
+        spool,
+        metrics,
+        log,
+        window: cfg.notary.window,
+        retryMs: cfg.notary.retryMs,
+        answerTimeoutMs: cfg.notary.answerTimeoutMs,
+      });
+      started.push(uplink);
+      intake.onCommit = (n, bytes) => batcher.added(n, bytes);
+      batcher.onSealed = () => uplink.kick();
+      await batcher.start();
+      const ext = cfg.devices.external;
+      const limits = Object.fromEntries(
+        Object.entries(cfg.limits).filter(([, v]) => v !== undefined),
+      ) as Partial<ReadingLimits>;
+      const external = ext
+        ? new ExternalDeviceBroker({
+            url: ext.url,
+            clientId: ext.clientId ?? `medchain-gateway-${cfg.gatewayId}`,
+            username: ext.username,
+            password: ext.passwordFile
+              ? readText(ext.passwordFile, 'device broker password').replace(/\r?\n$/, '')
+              : undefined,
+            tls: ext.ca
+              ? {
+                  ca: readText(ext.ca, 'device broker CA'),
+                  ...(ext.cert ? { cert: readText(ext.cert, 'device broker certificate') } : {}),
+                  ...(ext.key ? { key: readText(ext.key, 'device broker key') } : {}),
+                }
+              : undefined,
+            sessionExpirySeconds: ext.sessionExpirySeconds,
+            intake,
+            metrics,
+            log,
+            limits,
+            rejectLogIntervalMs: cfg.devices.rejectLogIntervalMs,
+          })
+        : undefined;
+      if (external) started.push(external);
+      const tls = cfg.devices.tls;
+      const broker = ext
+        ? undefined
+        : await DeviceBroker.start({
+            host: cfg.devices.host,
+            port: cfg.devices.port,
+            tls: tls
+              ? {
+                  host: tls.host,
+                  port: tls.port,
+                  options: {
+                    cert: readText(tls.cert, 'device TLS certificate'),
+                    key: readText(tls.key, 'device TLS key'),
+                    ...(tls.ca ? { ca: readText(tls.ca, 'device TLS CA') } : {}),
+                  },
+                }
+              : undefined,
+            registry: new DeviceRegistry(spool.db),
+            intake,
+            metrics,
+            log,
+            limits,
+            maxPacketBytes: cfg.devices.maxPacketBytes,
+            connectTimeoutMs: cfg.devices.connectTimeoutMs,
+            drainTimeoutMs: cfg.devices.drainTimeoutMs,
+            keepaliveLimitS: cfg.devices.keepaliveLimitS,
+            maxConnections: cfg.devices.maxConnections,
+            rejectLogIntervalMs: cfg.devices.rejectLogIntervalMs,
+          });
+      if (broker) started.push(broker);
+      let gw: Gateway | undefined;
+      const http = await OpsHttp.start({
+        host: cfg.http.host,
+        port: cfg.http.port,
+        registry: metrics.registry,
+        refresh: async () => gw?.refreshGauges(),
+        health: async () => (gw ? gw.health() : { ok: false, detail: { starting: true } }),
+        ready: async () => (gw ? gw.readiness() : { ok: false, detail: { starting: true } }),
+      });
+      gw = new Gateway({
+        cfg,
+        log,
+        metrics,
+        spool,
+        intake,
+        batcher,
+        uplink,
+        signer,
+        broker,
+        external,
+        http,
+      });
+      log.info(
+        {
+          gatewayId: cfg.gatewayId,
+          devicesPort: broker?.port,
+          devicesTlsPort: broker?.tlsPort,
+          devicesExternal: ext?.url,
+          httpPort: http.port,
+          notary: cfg.notary.url,
+        },
+        'gateway ready',
+      );
+      return gw;
+    } catch (err) {
+      for (const s of started.reverse()) {
+        try {
+          await s.close();
+        } catch {
+          // already failing; the first error is the one to report
+        }
+      }
+      throw err;
+    }
+  }
+
+  async refreshGauges(): Promise<void> {
+    const b = this.spool.backlog();
+    this.metrics.backlogReadings.set(b.readings);
+    this.metrics.backlogBytes.set(b.bytes);
+    this.metrics.pushback.set(this.#intake.overloaded ? 1 : 0);
+  }
+
+  async health(): Promise<Probe> {
+    const head = await this.spool.head();
+    return { ok: true, detail: { lastBlock: head.seq } };
+  }
+
+  async readiness(): Promise<Probe> {
+    await this.refreshGauges();
+    const b = this.spool.backlog();
+    const pushback = this.#intake.overloaded;
+    const closing = this.#closing !== undefined;
+    const externalDown = this.external !== undefined && !this.external.connected;
+    const accepting = !pushback && !closing && !externalDown;
+    return {
+      ok: accepting,
+      detail: {
+        acceptingReadings: accepting,
+        ...(this.external ? { deviceBrokerConnected: !externalDown } : {}),
+        pushback,
+        closing,
+        backlogReadings: b.readings,
+        backlogBytes: b.bytes,
+        uplinkConnected: this.#uplink.connected,
+      },
+    };
+  }
+
+  /** Graceful shutdown; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const log = this.#log;
+    log.info('gateway shutting down');
+    clearInterval(this.#pruneTimer);
+    await this.broker?.close();
+    await this.external?.close();
+    await this.#intake.close();
+    await this.#batcher.close();
+    const deadline = Date.now() + this.#cfg.notary.drainOnShutdownMs;
+    await new Promise<void>((resolve) => {
+      const check = async () => {
+        const left = (await this.spool.unreceipted(1, 1)).length;
+        if (left === 0 || Date.now() >= deadline || !this.#uplink.connected) return resolve();
+        this.#uplink.onReceipt = () => void check();
+        setTimeout(() => void check(), Math.max(0, deadline - Date.now())).unref();
+      };
+      void check();
+    });
+    await this.#uplink.close();
+    await this.#signer.close();
+    await this.http.close();
+    await this.spool.close();
+    log.info('gateway stopped');
+  }
+}

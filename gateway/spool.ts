@@ -1,0 +1,299 @@
+/**
+ * The gateway's store: one narrow interface shaped by SQLite (STYLE §5). Every write
+ * that a PUBACK, a block sequence number or a receipt depends on is one transaction.
+ * The life of a reading, transaction by transaction, is in docs/GATEWAY.md.
+ */
+import { equalBytes } from '../core/bytes.js';
+import { type Queryable, SqliteDb } from '../ops/sqlite.js';
+import { GatewayCode, GatewayError } from './errors.js';
+import { migrate } from './spool-schema.js';
+
+export interface SpoolReading {
+  readonly deviceId: string;
+  readonly seq: number;
+  readonly receivedAt: number;
+  /** Canonical reading bytes (DecodedReading.canonical). */
+  readonly bytes: Uint8Array;
+}
+
+export type InsertOutcome = 'stored' | 'duplicate' | 'conflict';
+
+export interface InsertResult {
+  /** duplicate: same (device, seq) and bytes already spooled; conflict: same key, other bytes. */
+  readonly outcome: InsertOutcome;
+  /** Sequence numbers skipped by this device just before this reading (0: none). */
+  readonly gap: number;
+}
+
+export interface PendingReading extends SpoolReading {
+  readonly id: number;
+}
+
+export interface StoredBlock {
+  readonly seq: number;
+  readonly prev: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  readonly sealedAt: number;
+  readonly receipt: Uint8Array | null;
+}
+
+export interface NewBlock {
+  readonly seq: number;
+  readonly prev: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly bytes: Uint8Array;
+  readonly sealedAt: number;
+  /** The readings sealed: the first `count` unsealed readings, ending at id `lastReadingId`. */
+  readonly count: number;
+  readonly lastReadingId: number;
+}
+
+export interface Head {
+  readonly seq: number;
+  readonly hash: Uint8Array;
+}
+
+export interface Backlog {
+  /** Readings spooled whose block has no receipt yet (sealed or not). */
+  readonly readings: number;
+  readonly bytes: number;
+}
+
+const u8 = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+export class Spool {
+  readonly db: SqliteDb;
+  #backlog: { readings: number; bytes: number };
+
+  private constructor(db: SqliteDb, backlog: Backlog) {
+    this.db = db;
+    this.#backlog = { ...backlog };
+  }
+
+  static async open(path: string): Promise<Spool> {
+    const db = await SqliteDb.open(path, { synchronous: 'FULL' });
+    try {
+      await migrate(db);
+      const row = await db.get<{ n: number; b: number | null }>(
+        `SELECT count(*) AS n, sum(length(r.bytes)) AS b FROM readings r
+         LEFT JOIN blocks k ON k.seq = r.block_seq WHERE k.receipt IS NULL`,
+      );
+      return new Spool(db, { readings: row?.n ?? 0, bytes: row?.b ?? 0 });
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  backlog(): Backlog {
+    return { ...this.#backlog };
+  }
+
+  /** Stores readings in ONE transaction; resolves after COMMIT (group commit). */
+  async insertBatch(readings: readonly SpoolReading[]): Promise<InsertResult[]> {
+    let added = 0;
+    let addedBytes = 0;
+    const results = await this.db.transaction(async (tx) => {
+      const out: InsertResult[] = [];
+      for (const r of readings) {
+        const res = await insertOne(tx, r);
+        if (res.outcome === 'stored') {
+          added++;
+          addedBytes += r.bytes.length;
+        }
+        out.push(res);
+      }
+      return out;
+    });
+    this.#backlog.readings += added;
+    this.#backlog.bytes += addedBytes;
+    return results;
+  }
+
+  /** The oldest unsealed readings, in arrival order, at most `limit` and about `maxBytes`. */
+  async unsealed(limit: number, maxBytes: number): Promise<PendingReading[]> {
+    const rows = await this.db.all<{
+      id: number;
+      device_id: string;
+      seq: number;
+      received_at: number;
+      bytes: Uint8Array;
+    }>(
+      'SELECT id, device_id, seq, received_at, bytes FROM readings WHERE block_seq IS NULL ORDER BY id LIMIT ?',
+      [limit],
+    );
+    const out: PendingReading[] = [];
+    let size = 0;
+    for (const r of rows) {
+      if (out.length > 0 && size + r.bytes.length > maxBytes) break;
+      size += r.bytes.length;
+      out.push({
+        id: r.id,
+        deviceId: r.device_id,
+        seq: r.seq,
+        receivedAt: r.received_at,
+        bytes: u8(r.bytes),
+      });
+    }
+    return out;
+  }
+
+  async unsealedCount(): Promise<{ readings: number; bytes: number }> {
+    const row = await this.db.get<{ n: number; b: number | null }>(
+      'SELECT count(*) AS n, sum(length(bytes)) AS b FROM readings WHERE block_seq IS NULL',
+    );
+    return { readings: row?.n ?? 0, bytes: row?.b ?? 0 };
+  }
+
+  async head(): Promise<Head> {
+    const row = await this.db.get<{ last_seq: number; last_hash: Uint8Array }>(
+      'SELECT last_seq, last_hash FROM state WHERE id = 1',
+    );
+    if (!row) throw new GatewayError(GatewayCode.HeadMoved, 'state row missing');
+    return { seq: row.last_seq, hash: u8(row.last_hash) };
+  }
+
+  /**
+   * Stores a sealed block, marks its readings sealed and moves the head, in one
+   * transaction. Refuses (HEAD_MOVED) unless seq = head + 1 and prev = head hash, so
+   * two blocks never share a sequence number, also across restarts.
+   */
+  async storeBlock(b: NewBlock): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const st = await tx.get<{ last_seq: number; last_hash: Uint8Array }>(
+        'SELECT last_seq, last_hash FROM state WHERE id = 1',
+      );
+      if (!st || st.last_seq !== b.seq - 1 || !equalBytes(u8(st.last_hash), b.prev)) {
+        throw new GatewayError(
+          GatewayCode.HeadMoved,
+          `block ${b.seq} does not follow the stored head (seq ${st?.last_seq})`,
+        );
+      }
+      await tx.run(
+        'INSERT INTO blocks (seq, prev, hash, bytes, count, sealed_at) VALUES (?, ?, ?, ?, ?, ?)',
+        [b.seq, b.prev, b.hash, b.bytes, b.count, b.sealedAt],
+      );
+      const marked = await tx.run(
+        'UPDATE readings SET block_seq = ? WHERE block_seq IS NULL AND id <= ?',
+        [b.seq, b.lastReadingId],
+      );
+      if (marked.changes !== b.count) {
+        throw new GatewayError(
+          GatewayCode.HeadMoved,
+          `block ${b.seq}: ${marked.changes} unsealed readings up to id ${b.lastReadingId}, expected ${b.count}`,
+        );
+      }
+      await tx.run('UPDATE state SET last_seq = ?, last_hash = ? WHERE id = 1', [b.seq, b.hash]);
+    });
+  }
+
+  /** Blocks without a receipt with seq >= fromSeq, in seq order. */
+  async unreceipted(fromSeq: number, limit: number): Promise<StoredBlock[]> {
+    const rows = await this.db.all<BlockRow>(
+      'SELECT * FROM blocks WHERE receipt IS NULL AND seq >= ? ORDER BY seq LIMIT ?',
+      [fromSeq, limit],
+    );
+    return rows.map(blockOf);
+  }
+
+  /**
+   * Blocks to (re)submit from `fromSeq` on, in seq order: those without a receipt, and
+   * also receipted ones below `resendBelow` (a notary that asked for them again).
+   */
+  async toSubmit(fromSeq: number, resendBelow: number, limit: number): Promise<StoredBlock[]> {
+    const rows = await this.db.all<BlockRow>(
+      'SELECT * FROM blocks WHERE seq >= ? AND (receipt IS NULL OR seq < ?) ORDER BY seq LIMIT ?',
+      [fromSeq, resendBelow, limit],
+    );
+    return rows.map(blockOf);
+  }
+
+  async block(seq: number): Promise<StoredBlock | undefined> {
+    const row = await this.db.get<BlockRow>('SELECT * FROM blocks WHERE seq = ?', [seq]);
+    return row ? blockOf(row) : undefined;
+  }
+
+  /** Stores a verified receipt; false when the block already had one. */
+  async storeReceipt(seq: number, receipt: Uint8Array, at: number): Promise<boolean> {
+    const res = await this.db.transaction(async (tx) => {
+      const r = await tx.run(
+        'UPDATE blocks SET receipt = ?, receipt_at = ? WHERE seq = ? AND receipt IS NULL',
+        [receipt, at, seq],
+      );
+      if (r.changes === 0) return undefined;
+      return tx.get<{ n: number; b: number | null }>(
+        'SELECT count(*) AS n, sum(length(bytes)) AS b FROM readings WHERE block_seq = ?',
+        [seq],
+      );
+    });
+    if (!res) return false;
+    this.#backlog.readings -= res.n;
+    this.#backlog.bytes -= res.b ?? 0;
+    return true;
+  }
+
+  /** Deletes readings whose block was receipted before `receiptBefore` (ms). */
+  async prune(receiptBefore: number): Promise<number> {
+    const r = await this.db.run(
+      `DELETE FROM readings WHERE block_seq IN
+         (SELECT seq FROM blocks WHERE receipt_at IS NOT NULL AND receipt_at < ?)`,
+      [receiptBefore],
+    );
+    return r.changes;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+interface BlockRow {
+  seq: number;
+  prev: Uint8Array;
+  hash: Uint8Array;
+  bytes: Uint8Array;
+  count: number;
+  sealed_at: number;
+  receipt: Uint8Array | null;
+}
+
+function blockOf(r: BlockRow): StoredBlock {
+  return {
+    seq: r.seq,
+    prev: u8(r.prev),
+    hash: u8(r.hash),
+    bytes: u8(r.bytes),
+    count: r.count,
+    sealedAt: r.sealed_at,
+    receipt: r.receipt ? u8(r.receipt) : null,
+  };
+}
+
+async function insertOne(tx: Queryable, r: SpoolReading): Promise<InsertResult> {
+  const ins = await tx.run(
+    'INSERT OR IGNORE INTO readings (device_id, seq, received_at, bytes) VALUES (?, ?, ?, ?)',
+    [r.deviceId, r.seq, r.receivedAt, r.bytes],
+  );
+  if (ins.changes === 0) {
+    const old = await tx.get<{ bytes: Uint8Array }>(
+      'SELECT bytes FROM readings WHERE device_id = ? AND seq = ?',
+      [r.deviceId, r.seq],
+    );
+    const same = old !== undefined && equalBytes(u8(old.bytes), r.bytes);
+    return { outcome: same ? 'duplicate' : 'conflict', gap: 0 };
+  }
+  const last = await tx.get<{ last_seq: number }>(
+    'SELECT last_seq FROM device_seq WHERE device_id = ?',
+    [r.deviceId],
+  );
+  let gap = 0;
+  if (last === undefined) {
+    await tx.run('INSERT INTO device_seq (device_id, last_seq) VALUES (?, ?)', [r.deviceId, r.seq]);
+  } else if (r.seq > last.last_seq) {
+    gap = r.seq - last.last_seq - 1;
+    await tx.run('UPDATE device_seq SET last_seq = ? WHERE device_id = ?', [r.seq, r.deviceId]);
+  }
+  return { outcome: 'stored', gap };
+}

@@ -1,0 +1,178 @@
+/**
+ * The gateway behind a real Mosquitto (the apt package): it subscribes with a
+ * persistent session and acknowledges each reading only once spooled.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import t from 'tap';
+import { ExternalDeviceBroker } from '../../gateway/external-broker.js';
+import { Intake } from '../../gateway/intake.js';
+import { gatewayMetrics } from '../../gateway/metrics.js';
+import { Spool } from '../../gateway/spool.js';
+import { jsonReading, metricValue, readingBytes, tempDir, until, within } from './helpers.js';
+
+const haveMosquitto = !spawnSync('mosquitto', ['-h']).error;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const a = s.address();
+  const port = typeof a === 'object' && a ? a.port : 0;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+type Tap = { teardown(fn: () => unknown): void };
+
+/** A real Mosquitto on a free loopback port, with a large queue (see docs/GATEWAY.md). */
+async function mosquitto(t: Tap): Promise<{ dir: string; port: number }> {
+  const dir = tempDir(t);
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'log_dest stderr',
+      'log_type all',
+      'max_queued_messages 100000',
+      'max_inflight_messages 0',
+      '',
+    ].join('\n'),
+  );
+  const broker = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => broker.kill('SIGKILL'));
+  const running = new Promise<void>((resolve) => {
+    createInterface({ input: broker.stderr! }).on('line', (l) => {
+      if (process.env.DBG) console.error('MOSQ', l);
+      if (/running/.test(l)) resolve();
+    });
+  });
+  await within(10_000, 'mosquitto running', running);
+  return { dir, port };
+}
+
+t.test(
+  'readings through Mosquitto: spooled before PUBACK, dedup, gaps, rejections',
+  {
+    skip: haveMosquitto ? false : 'mosquitto is not installed (apt: mosquitto)',
+  },
+  async (t) => {
+    const { dir, port } = await mosquitto(t);
+    const spool = await Spool.open(join(dir, 'gw.db'));
+    const metrics = gatewayMetrics();
+    const intake = new Intake(spool, { maxBacklogReadings: 1e6, maxBacklogBytes: 1 << 30 });
+    const ext = new ExternalDeviceBroker({
+      url: `mqtt://127.0.0.1:${port}`,
+      clientId: 'medchain-gateway-gw-1',
+      intake,
+      metrics,
+      log: pino({ level: process.env.DBG ? 'debug' : 'silent' }),
+    });
+    t.teardown(async () => {
+      await ext.close();
+      await intake.close();
+      await spool.close();
+    });
+    await until('gateway subscribed', () => ext.connected);
+    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+      protocolVersion: 4,
+      clientId: 'ox-1',
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    t.teardown(() => dev.end(true));
+    // The subscription is in place once a probe reading comes through.
+    await until('probe stored', async () => {
+      await dev.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', 1)), {
+        qos: 1,
+      });
+      return (await metricValue(metrics.accepted)) === 1;
+    });
+    await dev.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', 2)), { qos: 1 });
+    await dev.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(jsonReading('ox-1', 6)), { qos: 1 });
+    await dev.publishAsync('med/v1/dev/ox-1/obs', Buffer.from('{"deviceId":'), { qos: 1 });
+    await dev.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-2', 9)), { qos: 1 });
+    await until(
+      'all processed',
+      async () =>
+        (await metricValue(metrics.accepted)) === 3 &&
+        (await metricValue(metrics.rejected, { reason: 'device-id-mismatch' })) === 1,
+    );
+    t.equal(await metricValue(metrics.gaps), 3, 'seq 3, 4, 5 missing: counted');
+    t.equal(await metricValue(metrics.rejected, { reason: 'malformed-json' }), 1);
+    const n = await spool.db.get<{ n: number }>('SELECT count(*) AS n FROM readings');
+    t.equal(n?.n, 3);
+    t.ok((await metricValue(metrics.duplicates)) >= 0, 'probe resends, if any, were deduplicated');
+  },
+);
+
+t.test(
+  'through Mosquitto: no PUBACK to the broker above the limit; redelivered and stored later',
+  { skip: haveMosquitto ? false : 'mosquitto is not installed (apt: mosquitto)' },
+  async (t) => {
+    const { dir, port } = await mosquitto(t);
+    const spool = await Spool.open(join(dir, 'gw.db'));
+    const metrics = gatewayMetrics();
+    const intake = new Intake(spool, { maxBacklogReadings: 2, maxBacklogBytes: 1 << 30 });
+    const ext = new ExternalDeviceBroker({
+      url: `mqtt://127.0.0.1:${port}`,
+      clientId: 'medchain-gateway-gw-2',
+      intake,
+      metrics,
+      log: pino({ level: 'silent' }),
+      retryMs: 100,
+    });
+    t.teardown(async () => {
+      await ext.close();
+      await intake.close();
+      await spool.close();
+    });
+    await until('gateway subscribed', () => ext.connected);
+    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+      protocolVersion: 4,
+      clientId: 'ox-1',
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    t.teardown(() => dev.end(true));
+    await until('first reading stored', async () => {
+      await dev.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', 1)), {
+        qos: 1,
+      });
+      return (await metricValue(metrics.accepted)) === 1;
+    });
+    for (const seq of [2, 3]) {
+      await dev.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', seq)), {
+        qos: 1,
+      });
+    }
+    await until(
+      'refused at the limit',
+      async () => (await metricValue(metrics.rejected, { reason: 'pushback' })) >= 1,
+    );
+    const stored = async () =>
+      (await spool.db.get<{ n: number }>('SELECT count(*) AS n FROM readings'))?.n ?? 0;
+    t.equal(await stored(), 2);
+    const pending = await spool.unsealed(10, 1 << 20);
+    await spool.storeBlock({
+      seq: 1,
+      prev: new Uint8Array(32),
+      hash: new Uint8Array(32).fill(1),
+      bytes: Uint8Array.of(1),
+      sealedAt: 1,
+      count: pending.length,
+      lastReadingId: pending.at(-1)!.id,
+    });
+    await spool.storeReceipt(1, Uint8Array.of(1), Date.now());
+    await until('redelivered by Mosquitto and stored', async () => (await stored()) === 3);
+    t.pass('the held-back reading was not lost');
+  },
+);

@@ -1,0 +1,123 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { GatewayCode } from '../../gateway/errors.js';
+import { Intake } from '../../gateway/intake.js';
+import { Spool } from '../../gateway/spool.js';
+import { readingBytes, tempDir } from './helpers.js';
+
+const dir = tempDir(t);
+let n = 0;
+const fresh = async (t: { teardown(fn: () => unknown): void }) => {
+  const s = await Spool.open(join(dir, `spool${++n}.db`));
+  t.teardown(() => s.close());
+  return s;
+};
+const r = (deviceId: string, seq: number, spo2 = 97) => ({
+  deviceId,
+  seq,
+  receivedAt: 1_700_000_000_000 + seq,
+  bytes: readingBytes(deviceId, seq, spo2),
+});
+
+t.test('dedup by (device, seq); conflicts and gaps reported', async (t) => {
+  const s = await fresh(t);
+  const a = await s.insertBatch([r('ox-1', 1), r('ox-1', 2), r('ox-2', 1)]);
+  t.same(
+    a.map((x) => x.outcome),
+    ['stored', 'stored', 'stored'],
+  );
+  const b = await s.insertBatch([r('ox-1', 2), r('ox-1', 2, 90), r('ox-1', 5)]);
+  t.same(
+    b.map((x) => [x.outcome, x.gap]),
+    [
+      ['duplicate', 0],
+      ['conflict', 0],
+      ['stored', 2],
+    ],
+  );
+  const row = await s.db.get<{ n: number }>('SELECT count(*) AS n FROM readings');
+  t.equal(row?.n, 4, 'a duplicate is not stored twice');
+  t.same(s.backlog().readings, 4);
+});
+
+t.test('group commit: many readings, one transaction, promises settle after COMMIT', async (t) => {
+  const s = await fresh(t);
+  const intake = new Intake(s, { maxBacklogReadings: 10_000, maxBacklogBytes: 1 << 30 });
+  let commits = 0;
+  intake.onCommit = () => {
+    commits++;
+  };
+  const all = await Promise.all(Array.from({ length: 200 }, (_, i) => intake.submit(r('d', i))));
+  t.ok(all.every((x) => x.outcome === 'stored'));
+  t.ok(commits < 200, `${commits} transactions for 200 readings`);
+  // What a PUBACK promised is on disk: a second connection sees every row.
+  const other = await Spool.open(s.db.path);
+  const row = await other.db.get<{ n: number }>('SELECT count(*) AS n FROM readings');
+  await other.close();
+  t.equal(row?.n, 200);
+});
+
+t.test('pushback above the backlog limit, resumes after a receipt', async (t) => {
+  const s = await fresh(t);
+  const intake = new Intake(s, { maxBacklogReadings: 3, maxBacklogBytes: 1 << 30 });
+  for (let i = 1; i <= 3; i++) await intake.submit(r('d', i));
+  t.ok(intake.overloaded);
+  await t.rejects(intake.submit(r('d', 4)), { code: GatewayCode.Pushback });
+  const pending = await s.unsealed(10, 1 << 20);
+  const head = await s.head();
+  await s.storeBlock({
+    seq: head.seq + 1,
+    prev: head.hash,
+    hash: new Uint8Array(32).fill(1),
+    bytes: Uint8Array.of(1),
+    sealedAt: 1,
+    count: pending.length,
+    lastReadingId: pending.at(-1)!.id,
+  });
+  t.ok(intake.overloaded, 'sealed is not receipted: still refusing');
+  t.equal(await s.storeReceipt(1, Uint8Array.of(9), Date.now()), true);
+  t.notOk(intake.overloaded);
+  t.equal((await intake.submit(r('d', 4))).outcome, 'stored');
+  t.equal(await s.storeReceipt(1, Uint8Array.of(9), Date.now()), false, 'receipt stored once');
+});
+
+t.test('blocks: seq follows the head, across reopen; never two with one seq', async (t) => {
+  const s = await fresh(t);
+  await s.insertBatch([r('d', 1), r('d', 2), r('d', 3)]);
+  const p1 = await s.unsealed(2, 1 << 20);
+  const h0 = await s.head();
+  t.equal(h0.seq, 0);
+  const blk = (seq: number, prev: Uint8Array, fill: number, ids: typeof p1) => ({
+    seq,
+    prev,
+    hash: new Uint8Array(32).fill(fill),
+    bytes: Uint8Array.of(fill),
+    sealedAt: 1,
+    count: ids.length,
+    lastReadingId: ids.at(-1)!.id,
+  });
+  await s.storeBlock(blk(1, h0.hash, 1, p1));
+  await t.rejects(s.storeBlock(blk(1, h0.hash, 2, p1)), { code: GatewayCode.HeadMoved });
+  const path = s.db.path;
+  await s.close();
+  const s2 = await Spool.open(path);
+  t.teardown(() => s2.close());
+  const h1 = await s2.head();
+  t.equal(h1.seq, 1);
+  t.same(h1.hash, new Uint8Array(32).fill(1));
+  const p2 = await s2.unsealed(10, 1 << 20);
+  t.equal(p2.length, 1);
+  await t.rejects(s2.storeBlock(blk(2, h0.hash, 2, p2)), { code: GatewayCode.HeadMoved }, 'prev');
+  await s2.storeBlock(blk(2, h1.hash, 2, p2));
+  await t.rejects(
+    s2.db.run('UPDATE blocks SET bytes = ? WHERE seq = 1', [Uint8Array.of(7)]),
+    /never rewritten/,
+  );
+  t.same(
+    (await s2.unreceipted(1, 10)).map((b) => b.seq),
+    [1, 2],
+  );
+  await s2.storeReceipt(1, Uint8Array.of(1), 1000);
+  t.equal(await s2.prune(999), 0, 'inside the retention window: kept');
+  t.equal(await s2.prune(1001), 2, 'receipted and past the window: pruned');
+});
