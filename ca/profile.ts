@@ -1,0 +1,153 @@
+import { randomBytes, webcrypto } from 'node:crypto';
+import { CaCode, CaError } from './errors.js';
+import { keyUsageFor, type Role, roleUri, subjectName } from './identity.js';
+import { tokenCrypto } from './token-crypto.js';
+import {
+  AuthorityKeyIdentifierExtension,
+  BasicConstraintsExtension,
+  KeyUsagesExtension,
+  SubjectAlternativeNameExtension,
+  SubjectKeyIdentifierExtension,
+  X509Certificate,
+  X509CertificateGenerator,
+} from './x509.js';
+
+const DAY_MS = 86_400_000;
+export const MAX_DAYS = 36_500;
+const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
+
+/**
+ * A fresh serial: 16 random bytes (RFC 5280 §4.1.2.2 allows 20; CA/B Forum asks for
+ * at least 64 random bits), top bit cleared so the INTEGER is positive without a
+ * padding byte, first byte non-zero so the DER is exactly 16 bytes. Lowercase hex.
+ */
+export function randomSerial(): string {
+  const b = randomBytes(16);
+  b[0] = (b[0] ?? 0) & 0x7f || 0x01;
+  return b.toString('hex');
+}
+
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** notBefore/notAfter from explicit dates or `days` from now; refuses empty or absurd spans. */
+export function validity(opts: {
+  days?: number | undefined;
+  notBefore?: Date | undefined;
+  notAfter?: Date | undefined;
+  defaultDays: number;
+  now?: Date | undefined;
+}): Validity {
+  const days = opts.days ?? opts.defaultDays;
+  if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) {
+    throw new CaError(CaCode.Validity, `days: a whole number from 1 to ${MAX_DAYS} (got ${days}).`);
+  }
+  // X.509 times have one-second resolution: drop milliseconds so the record matches the cert.
+  const second = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
+  const notBefore = second(opts.notBefore ?? opts.now ?? new Date());
+  const notAfter = second(opts.notAfter ?? new Date(notBefore.getTime() + days * DAY_MS));
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) {
+    throw new CaError(CaCode.Validity, 'notBefore/notAfter: not valid dates.');
+  }
+  if (notAfter.getTime() <= notBefore.getTime()) {
+    throw new CaError(
+      CaCode.Validity,
+      `notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()}).`,
+    );
+  }
+  return { notBefore, notAfter };
+}
+
+export interface RootProfile extends Validity {
+  name: string;
+  caId: string;
+  org: string;
+  serial: string;
+  publicKey: webcrypto.CryptoKey;
+  signingKey: webcrypto.CryptoKey;
+}
+
+/**
+ * The self-signed root: subject O=org, OU=ca, CN=name; SAN urn:medchain:ca:{caId};
+ * basicConstraints CA, pathLen 0 (it signs leaves only); keyUsage keyCertSign and
+ * cRLSign; both critical (RFC 5280 §4.2.1.9, §4.2.1.3).
+ */
+export async function createRootCertificate(p: RootProfile): Promise<X509Certificate> {
+  const name = subjectName('ca', p.name, p.org);
+  return X509CertificateGenerator.create(
+    {
+      serialNumber: p.serial,
+      subject: name,
+      issuer: name,
+      notBefore: p.notBefore,
+      notAfter: p.notAfter,
+      publicKey: p.publicKey,
+      signingKey: p.signingKey,
+      signingAlgorithm: SIGNING_ALGORITHM,
+      extensions: [
+        new BasicConstraintsExtension(true, 0, true),
+        new KeyUsagesExtension(keyUsageFor('ca'), true),
+        new SubjectAlternativeNameExtension([{ type: 'url', value: roleUri('ca', p.caId) }]),
+        await SubjectKeyIdentifierExtension.create(p.publicKey, false, tokenCrypto),
+      ],
+    },
+    tokenCrypto,
+  );
+}
+
+export interface LeafProfile extends Validity {
+  role: Exclude<Role, 'ca'>;
+  id: string;
+  org: string;
+  serial: string;
+  /** The participant's SubjectPublicKeyInfo, DER. */
+  spki: Uint8Array;
+  root: X509Certificate;
+  signingKey: webcrypto.CryptoKey;
+}
+
+/**
+ * A leaf: subject O=org, OU=role, CN=id; SAN urn:medchain:{role}:{id}; basicConstraints
+ * not-CA and the role's keyUsage, both critical; subject and authority key ids.
+ */
+export async function createLeafCertificate(p: LeafProfile): Promise<X509Certificate> {
+  const publicKey = await webcrypto.subtle.importKey(
+    'spki',
+    p.spki,
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    true,
+    ['verify'],
+  );
+  return X509CertificateGenerator.create(
+    {
+      serialNumber: p.serial,
+      subject: subjectName(p.role, p.id, p.org),
+      issuer: p.root.subjectName,
+      notBefore: p.notBefore,
+      notAfter: p.notAfter,
+      publicKey,
+      signingKey: p.signingKey,
+      signingAlgorithm: SIGNING_ALGORITHM,
+      extensions: [
+        new BasicConstraintsExtension(false, undefined, true),
+        new KeyUsagesExtension(keyUsageFor(p.role), true),
+        new SubjectAlternativeNameExtension([{ type: 'url', value: roleUri(p.role, p.id) }]),
+        await SubjectKeyIdentifierExtension.create(publicKey, false, tokenCrypto),
+        await AuthorityKeyIdentifierExtension.create(p.root.publicKey, false, tokenCrypto),
+      ],
+    },
+    tokenCrypto,
+  );
+}
+
+/** Checks a certificate or CRL the token just signed against the root key: catches a wrong token. */
+export function keyMismatch(keyLabel: string, what: string): CaError {
+  return new CaError(
+    CaCode.KeyMismatch,
+    `the ${what} signed with key '${keyLabel}' does not verify with the root certificate's key: this token is not the CA token this database was initialised with. Use the CA's own token.`,
+  );
+}
+
+export { X509Certificate };

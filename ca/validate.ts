@@ -1,0 +1,266 @@
+import { CaCode, CaError } from './errors.js';
+import {
+  isParticipantId,
+  isRole,
+  keyUsageFor,
+  nameField,
+  parseRoleUri,
+  type Role,
+} from './identity.js';
+import { type PublicKeyExport, p256FromSpki } from './keys.js';
+import {
+  BasicConstraintsExtension,
+  KeyUsagesExtension,
+  SubjectAlternativeNameExtension,
+  X509Certificate,
+  X509Crl,
+} from './x509.js';
+
+export type ValidationReason =
+  | 'chain'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'revoked'
+  | 'wrong-role'
+  | 'wrong-id'
+  | 'key-usage'
+  | 'malformed'
+  | 'crl-invalid';
+
+export type ValidationResult =
+  | {
+      ok: true;
+      role: Role;
+      id: string;
+      publicKey: PublicKeyExport;
+      serial: string;
+      notBefore: Date;
+      notAfter: Date;
+    }
+  | { ok: false; reason: ValidationReason; detail: string };
+
+/** PEM text, DER bytes, or an already parsed certificate / CRL (cheaper for hot paths). */
+export type CertificateInput = string | Uint8Array | X509Certificate;
+export type CrlInput = string | Uint8Array | X509Crl;
+
+export interface ValidationPolicy {
+  /** Trent's root certificate: the only trust anchor. */
+  root: CertificateInput;
+  /** Trent's current CRL; without it revocation is not checked. */
+  crl?: CrlInput | undefined;
+  /** The role the caller requires (a gateway cert cannot act as a notary). */
+  role: Role;
+  /** The id the caller requires, when it knows it (e.g. from the MQTT topic). */
+  id?: string | undefined;
+  /** The time of use. */
+  at: Date;
+  /** Allowed clock difference, applied to notBefore/notAfter and the CRL's dates. */
+  skewMs: number;
+}
+
+/** Inputs larger than this are refused unparsed (a medchain certificate is under 1 KiB). */
+export const MAX_INPUT_BYTES = 64 * 1024;
+
+class Reject extends Error {
+  constructor(
+    readonly reason: ValidationReason,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+function parse<T>(
+  input: string | Uint8Array | T,
+  Ctor: new (raw: string | Uint8Array) => T,
+  reason: ValidationReason,
+  what: string,
+): T {
+  if (input instanceof Ctor) return input;
+  const raw = input as string | Uint8Array;
+  const size = typeof raw === 'string' ? raw.length : raw?.length;
+  if (typeof size !== 'number' || size === 0 || size > MAX_INPUT_BYTES) {
+    throw new Reject(reason, `${what}: empty, not PEM/DER, or over ${MAX_INPUT_BYTES} bytes`);
+  }
+  try {
+    return new Ctor(typeof raw === 'string' ? raw : Buffer.from(raw));
+  } catch (err) {
+    throw new Reject(reason, `${what} cannot be parsed: ${(err as Error).message}`);
+  }
+}
+
+const sameBytes = (a: ArrayBuffer, b: ArrayBuffer) => Buffer.from(a).equals(Buffer.from(b));
+const iso = (d: Date) => (Number.isNaN(d.getTime()) ? String(d) : d.toISOString());
+
+async function checkChain(cert: X509Certificate, root: X509Certificate, p: ValidationPolicy) {
+  const bc = root.getExtension(BasicConstraintsExtension);
+  const ku = root.getExtension(KeyUsagesExtension);
+  if (!bc?.ca || !ku || (ku.usages & keyUsageFor('ca')) === 0) {
+    throw new Reject(
+      'chain',
+      'the configured root is not a CA certificate (basicConstraints/keyUsage)',
+    );
+  }
+  const t = p.at.getTime();
+  if (t + p.skewMs < root.notBefore.getTime() || t - p.skewMs > root.notAfter.getTime()) {
+    throw new Reject(
+      'chain',
+      `the root is not valid at ${iso(p.at)} (${iso(root.notBefore)} … ${iso(root.notAfter)})`,
+    );
+  }
+  if (!sameBytes(cert.issuerName.toArrayBuffer(), root.subjectName.toArrayBuffer())) {
+    throw new Reject('chain', `issuer '${cert.issuer}' is not the root '${root.subject}'`);
+  }
+  let valid = false;
+  try {
+    valid = await cert.verify({ publicKey: root.publicKey, signatureOnly: true });
+  } catch {
+    valid = false;
+  }
+  if (!valid)
+    throw new Reject('chain', `the signature does not verify with the root key (${root.subject})`);
+}
+
+function readIdentity(cert: X509Certificate): { role: Role; id: string } {
+  const san = cert.getExtension(SubjectAlternativeNameExtension);
+  const names = san?.names.items ?? [];
+  const only = names.length === 1 ? names[0] : undefined;
+  const parsed = only?.type === 'url' ? parseRoleUri(only.value) : undefined;
+  if (!parsed) {
+    throw new Reject('malformed', 'the SAN must hold exactly one URI urn:medchain:{role}:{id}');
+  }
+  const ou = nameField(cert.subjectName, 'OU');
+  const cn = nameField(cert.subjectName, 'CN');
+  if (ou !== parsed.role || (parsed.role !== 'ca' && cn !== parsed.id)) {
+    throw new Reject(
+      'malformed',
+      `subject '${cert.subject}' disagrees with SAN urn:medchain:${parsed.role}:${parsed.id}`,
+    );
+  }
+  return parsed;
+}
+
+function checkValidity(cert: X509Certificate, p: ValidationPolicy): void {
+  const t = p.at.getTime();
+  if (t + p.skewMs < cert.notBefore.getTime()) {
+    throw new Reject(
+      'not-yet-valid',
+      `valid from ${iso(cert.notBefore)}; now ${iso(p.at)} (skew ${p.skewMs} ms)`,
+    );
+  }
+  if (t - p.skewMs > cert.notAfter.getTime()) {
+    throw new Reject(
+      'expired',
+      `expired at ${iso(cert.notAfter)}; now ${iso(p.at)} (skew ${p.skewMs} ms)`,
+    );
+  }
+}
+
+async function checkCrl(cert: X509Certificate, root: X509Certificate, p: ValidationPolicy) {
+  if (p.crl === undefined) return;
+  const crl = parse(p.crl, X509Crl, 'crl-invalid', 'the CRL');
+  if (!sameBytes(crl.issuerName.toArrayBuffer(), root.subjectName.toArrayBuffer())) {
+    throw new Reject('crl-invalid', `the CRL is issued by '${crl.issuer}', not the root`);
+  }
+  let valid = false;
+  try {
+    valid = await crl.verify({ publicKey: root.publicKey });
+  } catch {
+    valid = false;
+  }
+  if (!valid)
+    throw new Reject('crl-invalid', 'the CRL signature does not verify with the root key');
+  const t = p.at.getTime();
+  if (t + p.skewMs < crl.thisUpdate.getTime()) {
+    throw new Reject('crl-invalid', `the CRL is dated in the future (${iso(crl.thisUpdate)})`);
+  }
+  if (!crl.nextUpdate || t - p.skewMs > crl.nextUpdate.getTime()) {
+    throw new Reject(
+      'crl-invalid',
+      `the CRL is stale (nextUpdate ${crl.nextUpdate ? iso(crl.nextUpdate) : 'absent'}); fetch a fresh one from the CA`,
+    );
+  }
+  const entry = crl.findRevoked(cert);
+  if (entry) {
+    const reason = entry.reason === undefined ? '' : ` (reason ${entry.reason})`;
+    throw new Reject(
+      'revoked',
+      `serial ${cert.serialNumber} revoked at ${iso(entry.revocationDate)}${reason}`,
+    );
+  }
+}
+
+function checkKeyUsage(cert: X509Certificate, role: Role): void {
+  const ku = cert.getExtension(KeyUsagesExtension);
+  const bc = cert.getExtension(BasicConstraintsExtension);
+  const need = keyUsageFor(role);
+  if (!ku || (ku.usages & need) !== need) {
+    throw new Reject(
+      'key-usage',
+      `a ${role} certificate must carry keyUsage ${need} (has ${ku?.usages ?? 'none'})`,
+    );
+  }
+  if (role !== 'ca' && (bc?.ca || (ku.usages & keyUsageFor('ca')) !== 0)) {
+    throw new Reject(
+      'key-usage',
+      'a leaf certificate must not be a CA (basicConstraints/keyCertSign)',
+    );
+  }
+}
+
+/**
+ * The one certificate check every component uses: chain to Trent's root, identity
+ * (SAN URI, matching subject), validity with skew, CRL (signed by the root, fresh)
+ * and revocation, required role and id, key usage. Never throws on hostile input;
+ * throws CaError only when the policy itself is not usable (a caller's bug).
+ */
+export async function validateCertificate(
+  input: CertificateInput,
+  policy: ValidationPolicy,
+): Promise<ValidationResult> {
+  if (!isRole(policy.role) || (policy.id !== undefined && !isParticipantId(policy.id))) {
+    throw new CaError(
+      CaCode.BadInput,
+      `validation policy: role '${policy.role}' / id '${policy.id}'`,
+    );
+  }
+  if (!(policy.at instanceof Date) || Number.isNaN(policy.at.getTime()) || !(policy.skewMs >= 0)) {
+    throw new CaError(CaCode.BadInput, 'validation policy: `at` must be a Date and skewMs ≥ 0');
+  }
+  try {
+    const root = parse(policy.root, X509Certificate, 'chain', 'the configured root');
+    const cert = parse(input, X509Certificate, 'malformed', 'the certificate');
+    await checkChain(cert, root, policy);
+    if (policy.role === 'ca' && !sameBytes(cert.rawData, root.rawData)) {
+      throw new Reject('chain', 'only the configured root itself is a valid ca certificate');
+    }
+    const identity = readIdentity(cert);
+    const publicKey = p256FromSpki(new Uint8Array(cert.publicKey.rawData));
+    if (!publicKey) throw new Reject('malformed', 'the public key is not EC P-256');
+    checkValidity(cert, policy);
+    await checkCrl(cert, root, policy);
+    if (identity.role !== policy.role) {
+      throw new Reject('wrong-role', `certified as ${identity.role}, required ${policy.role}`);
+    }
+    if (policy.id !== undefined && identity.id !== policy.id) {
+      throw new Reject('wrong-id', `certified as '${identity.id}', required '${policy.id}'`);
+    }
+    checkKeyUsage(cert, identity.role);
+    return {
+      ok: true,
+      role: identity.role,
+      id: identity.id,
+      publicKey,
+      serial: cert.serialNumber.toLowerCase(),
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+    };
+  } catch (err) {
+    if (err instanceof Reject) return { ok: false, reason: err.reason, detail: err.detail };
+    return {
+      ok: false,
+      reason: 'malformed',
+      detail: `unreadable input: ${(err as Error)?.message ?? String(err)}`,
+    };
+  }
+}
