@@ -401,6 +401,24 @@ export class ChainStore {
     return rows.map((r) => ({ size: r.size, checkpoint: u8(r.checkpoint) }));
   }
 
+  /** Records Trent's root (DER) so an export is self-contained; refuses to change it. */
+  async setRoot(der: Uint8Array): Promise<void> {
+    const hex = Buffer.from(der).toString('hex');
+    const r = await this.db.get<{ v: string }>("SELECT v FROM meta WHERE k = 'root'");
+    if (!r) await this.db.run("INSERT INTO meta (k, v) VALUES ('root', ?)", [hex]);
+    else if (r.v !== hex) {
+      throw new BrokerError(
+        BrokerCode.Store,
+        'this chain was registered under another Trent root; refusing to mix trust anchors',
+      );
+    }
+  }
+
+  async trustRoot(): Promise<Uint8Array | undefined> {
+    const r = await this.db.get<{ v: string }>("SELECT v FROM meta WHERE k = 'root'");
+    return r ? new Uint8Array(Buffer.from(r.v, 'hex')) : undefined;
+  }
+
   async putCertificate(kid: Uint8Array, der: Uint8Array, at: number): Promise<void> {
     this.#check();
     await this.db.run(
@@ -454,6 +472,23 @@ export class ChainStore {
       height: r.registered_height,
       registered: u8(r.registered_header),
       conflicting: u8(r.conflicting_header),
+    }));
+  }
+
+  async anchors(): Promise<
+    { upstreamSeq: number; size: number; block: Uint8Array; receipt: Uint8Array | undefined }[]
+  > {
+    const rows = await this.db.all<{
+      upstream_seq: number;
+      size: number;
+      block: Buffer;
+      receipt: Buffer | null;
+    }>('SELECT * FROM anchors ORDER BY upstream_seq');
+    return rows.map((r) => ({
+      upstreamSeq: r.upstream_seq,
+      size: r.size,
+      block: u8(r.block),
+      receipt: r.receipt ? u8(r.receipt) : undefined,
     }));
   }
 

@@ -74,6 +74,7 @@ export class Notary {
       throw new Error('the signer kid is not the kid of the notary signing certificate');
     }
     await store.putCertificate(kid, o.signingCert, Date.now());
+    await store.setRoot(new Uint8Array(o.trust.root.rawData));
     for (const c of await store.certificates()) o.certs.add(c.der);
     metrics.entries.set(store.size);
     let broker: NotaryBroker | undefined;
