@@ -414,6 +414,19 @@ export class ChainStore {
     }
   }
 
+  /** Records the notary id this chain belongs to; refuses to change it. */
+  async setNotaryId(id: string): Promise<void> {
+    const r = await this.db.get<{ v: string }>("SELECT v FROM meta WHERE k = 'notary_id'");
+    if (!r) await this.db.run("INSERT INTO meta (k, v) VALUES ('notary_id', ?)", [id]);
+    else if (r.v !== id) {
+      throw new BrokerError(BrokerCode.Store, `this chain belongs to notary '${r.v}', not '${id}'`);
+    }
+  }
+
+  async notaryId(): Promise<string | undefined> {
+    return (await this.db.get<{ v: string }>("SELECT v FROM meta WHERE k = 'notary_id'"))?.v;
+  }
+
   async trustRoot(): Promise<Uint8Array | undefined> {
     const r = await this.db.get<{ v: string }>("SELECT v FROM meta WHERE k = 'root'");
     return r ? new Uint8Array(Buffer.from(r.v, 'hex')) : undefined;

@@ -75,11 +75,13 @@ export function encodeItem(i: ExportItem): Uint8Array {
 /** Writes the export of `store` to `path`; returns the number of entries. */
 export async function writeExport(
   store: ChainStore,
-  notaryId: string,
   path: string,
   now = Date.now(),
 ): Promise<number> {
   const size = store.size;
+  const notaryId = await store.notaryId();
+  if (!notaryId)
+    throw new BrokerError(BrokerCode.Store, 'the chain database records no notary id yet');
   const root = await store.trustRoot();
   if (!root)
     throw new BrokerError(BrokerCode.Store, 'the chain database records no Trent root yet');

@@ -75,6 +75,7 @@ export class Notary {
     }
     await store.putCertificate(kid, o.signingCert, Date.now());
     await store.setRoot(new Uint8Array(o.trust.root.rawData));
+    await store.setNotaryId(o.notaryId);
     for (const c of await store.certificates()) o.certs.add(c.der);
     metrics.entries.set(store.size);
     let broker: NotaryBroker | undefined;
