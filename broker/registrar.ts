@@ -40,6 +40,8 @@ export interface RegistrarOptions {
   readonly check: CheckContext;
   /** Registrations per transaction at most (default 256). */
   readonly maxBatch?: number;
+  /** Committed batches whose receipts are still being signed, at most (default 8). */
+  readonly maxPendingBatches?: number;
   /** Submissions waiting at most; beyond, refused 'unavailable' (pushback; default 10 000). */
   readonly maxQueue?: number;
   readonly now?: () => number;
@@ -64,6 +66,7 @@ export class Registrar {
   readonly #o: RegistrarOptions;
   readonly #queue: Job[] = [];
   #running: Promise<void> | undefined;
+  readonly #finishing = new Set<Promise<void>>();
   #closed = false;
 
   constructor(opts: RegistrarOptions) {
@@ -193,7 +196,26 @@ export class Registrar {
         'commit failed: no block of the batch registered',
       );
     }
-    // 4. receipts, only for committed entries
+    // 4. receipts, only for committed entries: pipelined, so the next batch is checked
+    // and committed while this one's signatures are on the token (bounded).
+    const finish = this.#finish(batch, outcomes, regs, entries, commitError).catch((err) => {
+      this.#o.log?.error({ err }, 'answering a batch failed');
+    });
+    this.#finishing.add(finish);
+    void finish.finally(() => this.#finishing.delete(finish));
+    while (this.#finishing.size >= (this.#o.maxPendingBatches ?? 8)) {
+      await Promise.race(this.#finishing);
+    }
+  }
+
+  async #finish(
+    batch: Job[],
+    outcomes: Outcome[],
+    regs: Registration[],
+    entries: StoredEntry[],
+    commitError: unknown,
+  ): Promise<void> {
+    const { store } = this.#o;
     const heights = new Set<number>();
     for (const o of outcomes) {
       if (o.kind === 'replay') heights.add(o.height);
@@ -292,5 +314,6 @@ export class Registrar {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#running;
+    await Promise.all(this.#finishing);
   }
 }

@@ -4,6 +4,7 @@ import { MedchainError } from '../core/errors.js';
 import { createLogger } from '../ops/log.js';
 import { demoCommand } from './demo.js';
 import { hsmCommand } from './hsm.js';
+import { notaryCommand } from './notary.js';
 
 const log = createLogger({ name: 'medchain' });
 
@@ -14,6 +15,7 @@ const program = new Command('medchain')
 
 program.addCommand(demoCommand());
 program.addCommand(hsmCommand());
+program.addCommand(notaryCommand());
 
 try {
   await program.parseAsync(process.argv);
