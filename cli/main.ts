@@ -6,6 +6,7 @@ import { caCommand } from './ca.js';
 import { demoCommand } from './demo.js';
 import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
+import { notaryCommand } from './notary.js';
 import { verifyProofCommand } from './verify-proof.js';
 
 const log = createLogger({ name: 'medchain' });
@@ -20,6 +21,7 @@ program.addCommand(hsmCommand());
 program.addCommand(verifyProofCommand());
 program.addCommand(caCommand());
 program.addCommand(gatewayCommand());
+program.addCommand(notaryCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,207 @@
+/**
+ * Read-only HTTP API, as transparency logs offer (RFC 9162 §4 in spirit), JSON with
+ * base64 (standard, padded) byte fields. Heights are 1-based; the Merkle leaf of
+ * entry n is leafHash(H(n)) at index n-1.
+ *
+ *   GET /checkpoint                         { checkpoint }   (latest signed, COSE_Sign1)
+ *   GET /entries?from=&to=                  { entries: [{ height, entry, entryHash, receipt|null }] }  (≤ 1000)
+ *   GET /proof/inclusion?height=[&size=]    { height, size, entryHash, leafIndex, proof[], root }
+ *   GET /proof/inclusion?internal=hex[&size=]   same, by h(n)
+ *   GET /proof/consistency?from=&to=        { from, to, proof[], root1, root2 }
+ *   GET /block/{height}                     { height, gateway, seq, signedHeader, body, erased|null }
+ *   GET /metrics /healthz /readyz
+ * Errors: 400 (bad parameter), 404 (unknown height or hash), JSON { error }.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { fromHex } from '../core/bytes.js';
+import type { Logger } from '../ops/log.js';
+import type { ChainStore } from './chain-store.js';
+import { BrokerError } from './errors.js';
+import type { NotaryMetrics } from './metrics.js';
+
+export interface HttpApiOptions {
+  readonly store: ChainStore;
+  readonly metrics: NotaryMetrics;
+  readonly latestCheckpoint: () => Uint8Array | undefined;
+  readonly ready: () => boolean;
+  readonly host?: string;
+  readonly port: number;
+  readonly log?: Logger | undefined;
+}
+
+const MAX_RANGE = 1000;
+const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function intParam(q: URLSearchParams, name: string, fallback?: number): number {
+  const v = q.get(name);
+  if (v === null) {
+    if (fallback !== undefined) return fallback;
+    throw new HttpError(400, `missing parameter '${name}'`);
+  }
+  if (!/^\d{1,15}$/.test(v)) throw new HttpError(400, `'${name}' must be a non-negative integer`);
+  return Number(v);
+}
+
+type Handler = (q: URLSearchParams, path: string) => Promise<unknown>;
+
+export class HttpApi {
+  readonly server: Server;
+  readonly #o: HttpApiOptions;
+  readonly #routes: [RegExp, Handler][];
+
+  private constructor(o: HttpApiOptions) {
+    this.#o = o;
+    this.#routes = [
+      [/^\/checkpoint$/, () => this.#checkpoint()],
+      [/^\/entries$/, (q) => this.#entries(q)],
+      [/^\/proof\/inclusion$/, (q) => this.#inclusion(q)],
+      [/^\/proof\/consistency$/, async (q) => this.#consistency(q)],
+      [/^\/block\/\d+$/, (_q, p) => this.#block(Number(p.slice(7)))],
+    ];
+    this.server = createServer((req, res) => void this.#handle(req, res));
+  }
+
+  static async start(o: HttpApiOptions): Promise<HttpApi> {
+    const api = new HttpApi(o);
+    api.server.listen(o.port, o.host ?? '127.0.0.1');
+    await once(api.server, 'listening');
+    return api;
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a ? a.port : this.#o.port;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://notary');
+    try {
+      if (req.method !== 'GET') throw new HttpError(405, 'read-only API: GET only');
+      if (url.pathname === '/metrics') {
+        const text = await this.#o.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': this.#o.metrics.registry.contentType }).end(text);
+        return;
+      }
+      if (url.pathname === '/healthz') return void res.writeHead(200).end('ok\n');
+      if (url.pathname === '/readyz') {
+        const ok = this.#o.ready();
+        return void res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
+      }
+      const route = this.#routes.find(([re]) => re.test(url.pathname));
+      if (!route) throw new HttpError(404, `no such resource: ${url.pathname}`);
+      const body = await route[1](url.searchParams, url.pathname);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    } catch (err) {
+      const status =
+        err instanceof HttpError
+          ? err.status
+          : err instanceof BrokerError && err.code === 'NOTARY_BAD_REQUEST'
+            ? 400
+            : 500;
+      if (status === 500) this.#o.log?.error({ err, url: req.url }, 'HTTP API failure');
+      const message = status === 500 ? 'internal error' : (err as Error).message;
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: message }));
+    }
+  }
+
+  async #checkpoint() {
+    const c = this.#o.latestCheckpoint();
+    if (!c) throw new HttpError(404, 'no checkpoint yet');
+    return { checkpoint: b64(c) };
+  }
+
+  async #entries(q: URLSearchParams) {
+    const { store } = this.#o;
+    const from = intParam(q, 'from', 1);
+    const to = Math.min(intParam(q, 'to', store.size), store.size);
+    if (from < 1 || to < from - 1) throw new HttpError(400, 'need 1 <= from <= to + 1');
+    if (to - from + 1 > MAX_RANGE)
+      throw new HttpError(400, `at most ${MAX_RANGE} entries per call`);
+    const rows = await store.entries(from, to);
+    const out = [];
+    for (const e of rows) {
+      const r = await store.receipt(e.height);
+      out.push({
+        height: e.height,
+        entry: b64(e.entryBytes),
+        entryHash: b64(e.entryHash),
+        receipt: r ? b64(r) : null,
+      });
+    }
+    return { entries: out };
+  }
+
+  async #inclusion(q: URLSearchParams) {
+    const { store } = this.#o;
+    const size = intParam(q, 'size', store.size);
+    let height: number;
+    const internal = q.get('internal');
+    if (internal !== null) {
+      if (!/^[0-9a-f]{64}$/i.test(internal)) throw new HttpError(400, "'internal': 64 hex digits");
+      const e = await store.entryByInternal(fromHex(internal.toLowerCase()));
+      if (!e) throw new HttpError(404, 'no entry registers this internal hash');
+      height = e.height;
+    } else {
+      height = intParam(q, 'height');
+    }
+    if (height < 1 || height > size || size > store.size) {
+      throw new HttpError(
+        height > store.size ? 404 : 400,
+        `need 1 <= height <= size <= ${store.size}`,
+      );
+    }
+    return {
+      height,
+      size,
+      leafIndex: height - 1,
+      entryHash: b64(store.headAt(height)),
+      proof: store.inclusionProof(height, size).map(b64),
+      root: b64(store.rootAt(size)),
+    };
+  }
+
+  #consistency(q: URLSearchParams) {
+    const { store } = this.#o;
+    const from = intParam(q, 'from');
+    const to = intParam(q, 'to', store.size);
+    if (from > to || to > store.size) throw new HttpError(400, `need from <= to <= ${store.size}`);
+    return {
+      from,
+      to,
+      proof: store.consistencyProof(from, to).map(b64),
+      root1: b64(store.rootAt(from)),
+      root2: b64(store.rootAt(to)),
+    };
+  }
+
+  async #block(height: number) {
+    const b = await this.#o.store.block(height);
+    if (!b) throw new HttpError(404, `no block at height ${height}`);
+    return {
+      height: b.height,
+      gateway: b.gateway,
+      seq: b.seq,
+      kid: b64(b.kid),
+      signedHeader: b64(b.signedHeader),
+      body: b64(b.body),
+      erased: b.erased ?? null,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The notary's MQTT face: aedes (MQTT 3.1.1) behind node:tls with client certificates
+ * (requestCert, rejectUnauthorized, ca = Trent's root). Submissions accepted by the
+ * admission hooks go to the registrar; its answers go back on the submitter's receipt
+ * topic (QoS 1). Also publishes the chain feed and the retained checkpoint.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:tls';
+import { Aedes } from 'aedes';
+import type { Role } from '../ca/identity.js';
+import { encodeDet } from '../core/det-cbor.js';
+import { encodeAnswer, topics } from '../core/submit.js';
+import type { Logger } from '../ops/log.js';
+import { Admission } from './admission.js';
+import type { NotaryMetrics } from './metrics.js';
+import type { RegisteredEvent, Registrar } from './registrar.js';
+import type { Trust } from './trust.js';
+
+export interface TlsMaterial {
+  /** PEM of the notary's software TLS key and its Trent certificate. */
+  readonly key: string;
+  readonly cert: string;
+}
+
+export interface NotaryBrokerOptions {
+  readonly notaryId: string;
+  readonly registrar: Registrar;
+  readonly trust: Trust;
+  readonly tls: TlsMaterial;
+  readonly host?: string;
+  /** 0 for an ephemeral port. */
+  readonly port: number;
+  readonly connectRoles?: readonly Role[];
+  readonly submitRoles?: readonly Role[];
+  readonly log?: Logger | undefined;
+  readonly metrics?: NotaryMetrics | undefined;
+}
+
+/** Chain feed item: [1, entry bytes, signed header, body, receipt] (docs/FORMAT-export.md). */
+export function encodeFeedItem(e: RegisteredEvent): Uint8Array {
+  return encodeDet([
+    1,
+    e.entry.entryBytes,
+    e.registration.signedHeader,
+    e.registration.body,
+    e.receipt,
+  ]);
+}
+
+export class NotaryBroker {
+  readonly aedes: Aedes;
+  readonly server: Server;
+  readonly admission: Admission;
+  readonly #o: NotaryBrokerOptions;
+  #port = 0;
+
+  private constructor(o: NotaryBrokerOptions, aedes: Aedes, admission: Admission, server: Server) {
+    this.#o = o;
+    this.aedes = aedes;
+    this.admission = admission;
+    this.server = server;
+  }
+
+  static async start(o: NotaryBrokerOptions): Promise<NotaryBroker> {
+    let self: NotaryBroker | undefined;
+    const admission = new Admission({
+      notaryId: o.notaryId,
+      trust: o.trust,
+      connectRoles: o.connectRoles ?? ['gateway', 'notary', 'reader'],
+      submitRoles: o.submitRoles ?? ['gateway'],
+      log: o.log,
+      metrics: o.metrics,
+      onSubmit: (who, payload) => self?.submit(who.id, payload),
+      onCrl: () => void self?.recheckClients(),
+    });
+    const aedes = await Aedes.createBroker({
+      id: `notary-${o.notaryId}`,
+      authenticate: admission.authenticate,
+      authorizePublish: admission.authorizePublish,
+      authorizeSubscribe: admission.authorizeSubscribe,
+    });
+    aedes.on('clientDisconnect', (c) => admission.identities.delete(c));
+    aedes.on('clientError', (c, err) =>
+      o.log?.debug({ clientId: c.id, err: err.message }, 'client error'),
+    );
+    const server = createServer(
+      {
+        key: o.tls.key,
+        cert: o.tls.cert,
+        ca: o.trust.root.toString('pem'),
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+      },
+      (socket) => aedes.handle(socket),
+    );
+    server.on('tlsClientError', (err) => {
+      o.metrics?.admission.inc({ hook: 'tls', reason: 'handshake' });
+      o.log?.warn({ err: err.message }, 'TLS handshake refused');
+    });
+    server.listen(o.port, o.host ?? '127.0.0.1');
+    await once(server, 'listening');
+    self = new NotaryBroker(o, aedes, admission, server);
+    const addr = server.address();
+    self.#port = typeof addr === 'object' && addr ? addr.port : o.port;
+    o.log?.info(
+      { port: self.#port, notaryId: o.notaryId },
+      'notary broker listening (MQTT over TLS)',
+    );
+    return self;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  submit(gatewayId: string, payload: Uint8Array): void {
+    this.#o.registrar.submit(gatewayId, payload).then((answer) => {
+      if (answer.seq < 1) return; // unreadable block: nothing the gateway could match (logged, counted)
+      this.#publish(topics.receipt(this.#o.notaryId, gatewayId), encodeAnswer(answer), false);
+    });
+  }
+
+  publishFeed(e: RegisteredEvent): void {
+    this.#publish(topics.chain(this.#o.notaryId), encodeFeedItem(e), false);
+  }
+
+  publishCheckpoint(signed: Uint8Array): void {
+    this.#publish(topics.checkpoint(this.#o.notaryId), signed, true);
+  }
+
+  #publish(topic: string, payload: Uint8Array, retain: boolean): void {
+    this.aedes.publish(
+      { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain, dup: false },
+      (err) => {
+        if (err) this.#o.log?.error({ err, topic }, 'publish failed');
+      },
+    );
+  }
+
+  /** After a CRL update: disconnects clients whose certificate is no longer valid. */
+  async recheckClients(): Promise<number> {
+    let closed = 0;
+    for (const [client, who] of this.admission.identities) {
+      const v = await this.#o.trust.validate(who.der, who.role, who.id);
+      if (!v.ok) {
+        this.#o.metrics?.admission.inc({ hook: 'recheck', reason: v.reason });
+        this.#o.log?.warn({ id: who.id, reason: v.reason, detail: v.detail }, 'disconnecting');
+        this.admission.identities.delete(client);
+        client.close();
+        closed += 1;
+      }
+    }
+    return closed;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await closed;
+  }
+}

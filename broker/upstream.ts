@@ -1,0 +1,201 @@
+/**
+ * Anchoring into an upstream (regional) notary (DESIGN §2, hierarchy): every `everyMs`
+ * this notary seals its latest checkpoint as an internal block of its own sequence and
+ * submits it with the ordinary protocol (role notary). The regional notary is the same
+ * program with submitRoles ["notary"].
+ *
+ *   anchor block header = core block header {gatewayId: this notaryId, seq, prev, bodyHash,
+ *                         root = MTH([leaf(checkpoint)]), count 1, sealedAt}
+ *   anchor block body   = the signed checkpoint bytes (public, not encrypted)
+ *
+ * The block is stored in `anchors` BEFORE it is sent; until its receipt arrives it is
+ * resent (same bytes) at each tick and on every reconnect, so an outage only delays
+ * anchoring. A new anchor is made only once the previous one has its receipt.
+ */
+import { X509Certificate } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import {
+  bodyHash,
+  decodeBlock,
+  encodeBlock,
+  encodeBlockHeader,
+  internalHash,
+  ZERO_HASH,
+} from '../core/block.js';
+import { sign1 } from '../core/cose.js';
+import { decodeSign1 } from '../core/cose-decode.js';
+import { leafHash, merkleRoot } from '../core/merkle.js';
+import { decodeCheckpointPayload, verifyReceipt } from '../core/receipt.js';
+import type { Signer } from '../core/signer.js';
+import { decodeAnswer, topics } from '../core/submit.js';
+import type { Logger } from '../ops/log.js';
+import type { ChainStore } from './chain-store.js';
+import type { Checkpointer } from './checkpointer.js';
+import type { NotaryMetrics } from './metrics.js';
+
+export interface UpstreamOptions {
+  readonly notaryId: string;
+  readonly upstreamId: string;
+  readonly url: string;
+  readonly everyMs: number;
+  readonly tls: { readonly key: string; readonly cert: string; readonly ca: string };
+  /** The upstream notary's signing certificate: anchor receipts are verified with it. */
+  readonly upstreamCert?: Uint8Array | undefined;
+  readonly store: ChainStore;
+  readonly checkpointer: Checkpointer;
+  readonly signer: Signer;
+  readonly log?: Logger | undefined;
+  readonly metrics?: NotaryMetrics | undefined;
+}
+
+interface AnchorRow {
+  upstream_seq: number;
+  size: number;
+  block: Buffer;
+  receipt: Buffer | null;
+}
+
+export class Upstream {
+  readonly #o: UpstreamOptions;
+  readonly client: MqttClient;
+  #timer: NodeJS.Timeout | undefined;
+  #busy = false;
+
+  private constructor(o: UpstreamOptions, client: MqttClient) {
+    this.#o = o;
+    this.client = client;
+  }
+
+  static async start(o: UpstreamOptions): Promise<Upstream> {
+    const client = mqtt.connect(o.url, {
+      protocolVersion: 4,
+      clientId: o.notaryId,
+      clean: true,
+      reconnectPeriod: Math.min(1000, o.everyMs),
+      connectTimeout: 10_000,
+      key: o.tls.key,
+      cert: o.tls.cert,
+      ca: o.tls.ca,
+      checkServerIdentity: () => undefined,
+    } as IClientOptions);
+    const up = new Upstream(o, client);
+    client.on('connect', () => {
+      o.log?.info({ url: o.url }, 'connected to the upstream notary');
+      client.subscribe(topics.receipt(o.upstreamId, o.notaryId), { qos: 1 });
+      void up.tick();
+    });
+    client.on('error', (err) => o.log?.warn({ err: err.message }, 'upstream connection error'));
+    client.on('message', (_topic, payload) => void up.#answer(new Uint8Array(payload)));
+    up.#schedule();
+    return up;
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => {
+      void this.tick().finally(() => {
+        if (this.#timer) this.#schedule();
+      });
+    }, this.#o.everyMs);
+    this.#timer.unref();
+  }
+
+  async #last(): Promise<AnchorRow | undefined> {
+    return this.#o.store.db.get<AnchorRow>(
+      'SELECT * FROM anchors ORDER BY upstream_seq DESC LIMIT 1',
+    );
+  }
+
+  /** Anchored size: the checkpoint size of the last anchor with a receipt. */
+  async anchoredSize(): Promise<number> {
+    const r = await this.#o.store.db.get<{ size: number }>(
+      'SELECT size FROM anchors WHERE receipt IS NOT NULL ORDER BY upstream_seq DESC LIMIT 1',
+    );
+    return r?.size ?? 0;
+  }
+
+  /** Resends the pending anchor, or makes a new one when the chain has grown. */
+  async tick(): Promise<void> {
+    if (this.#busy || !this.client.connected) return;
+    this.#busy = true;
+    try {
+      const last = await this.#last();
+      if (last && !last.receipt) {
+        this.#send(last.block);
+        return;
+      }
+      const cp = await this.#o.checkpointer.checkpoint();
+      if (!cp) return;
+      const sig = decodeSign1(cp);
+      const c = sig.ok ? decodeCheckpointPayload(sig.msg.payload) : undefined;
+      if (!c?.ok) return;
+      if (last && c.value.size <= last.size) return;
+      const seq = (last?.upstream_seq ?? 0) + 1;
+      const prev = last ? internalHash(blockSignedHeader(last.block)) : ZERO_HASH;
+      const header = {
+        gatewayId: this.#o.notaryId,
+        seq,
+        prev,
+        bodyHash: bodyHash(cp),
+        root: merkleRoot([leafHash(cp)]),
+        count: 1,
+        sealedAt: Date.now(),
+      };
+      const signedHeader = await sign1(this.#o.signer, encodeBlockHeader(header));
+      const block = encodeBlock({ signedHeader, body: cp });
+      await this.#o.store.db.run(
+        'INSERT INTO anchors (upstream_seq, size, block, receipt, created_at) VALUES (?, ?, ?, NULL, ?)',
+        [seq, c.value.size, block, Date.now()],
+      );
+      this.#send(block);
+    } catch (err) {
+      this.#o.log?.error({ err }, 'anchoring failed; retried at the next tick');
+    } finally {
+      this.#busy = false;
+      this.#o.metrics?.upstreamLag.set(this.#o.store.size - (await this.anchoredSize()));
+    }
+  }
+
+  #send(block: Uint8Array): void {
+    this.client.publish(topics.submit(this.#o.upstreamId, this.#o.notaryId), Buffer.from(block), {
+      qos: 1,
+    });
+  }
+
+  async #answer(bytes: Uint8Array): Promise<void> {
+    const a = decodeAnswer(bytes);
+    if (!a.ok) {
+      this.#o.log?.warn({ detail: a.detail }, 'unreadable upstream answer');
+      return;
+    }
+    const ans = a.value;
+    if (ans.kind === 'refused') {
+      this.#o.log?.warn({ ...ans }, 'upstream refused an anchor');
+      return;
+    }
+    if (this.#o.upstreamCert) {
+      const v = verifyReceipt(ans.receipt, new X509Certificate(this.#o.upstreamCert).publicKey);
+      if (!v.ok) {
+        this.#o.log?.error({ check: v.check, detail: v.detail }, 'anchor receipt does not verify');
+        return;
+      }
+    }
+    await this.#o.store.db.run(
+      'UPDATE anchors SET receipt = ? WHERE upstream_seq = ? AND receipt IS NULL',
+      [ans.receipt, ans.seq],
+    );
+    this.#o.metrics?.upstreamLag.set(this.#o.store.size - (await this.anchoredSize()));
+    this.#o.log?.info({ seq: ans.seq }, 'anchor receipt stored');
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.client.endAsync();
+  }
+}
+
+function blockSignedHeader(block: Buffer): Uint8Array {
+  const d = decodeBlock(new Uint8Array(block));
+  if (!d.ok) throw new Error(`stored anchor block is unreadable: ${d.detail}`);
+  return d.value.signedHeader;
+}

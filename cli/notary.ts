@@ -1,0 +1,79 @@
+/**
+ * medchain notary --config FILE          run a notary until SIGINT/SIGTERM (graceful stop)
+ * medchain notary export --db F --out F  write the chain export (docs/FORMAT-export.md)
+ * medchain notary verify-export --in F --root F   verify an export offline
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { ChainStore } from '../broker/chain-store.js';
+import { loadNotaryConfig } from '../broker/config.js';
+import { writeExport } from '../broker/export.js';
+import { verifyExport } from '../broker/export-verify.js';
+import { runNotary } from '../broker/run.js';
+import { createLogger } from '../ops/log.js';
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+export function notaryCommand(): Command {
+  const cmd = new Command('notary')
+    .description('the notary broker: verify, chain and receipt gateway blocks; proofs API')
+    .option('--config <file>', 'notary config (JSON; see docs/OPERATIONS-notary.md)')
+    .action(async (flags: { config?: string }) => {
+      if (!flags.config) {
+        cmd.help({ error: true });
+        return;
+      }
+      const config = loadNotaryConfig(flags.config);
+      const log = createLogger({ name: `notary:${config.notaryId}`, level: config.logLevel });
+      const running = await runNotary(config, log);
+      log.info(
+        {
+          mqtt: running.notary.broker.port,
+          http: running.notary.http?.port,
+          size: running.notary.store.size,
+        },
+        'notary ready',
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, 'stopping: draining submissions, last checkpoint');
+          resolve();
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      await running.stop();
+      log.info('notary stopped');
+    });
+
+  cmd
+    .command('export')
+    .description('write the chain as one self-contained CBOR sequence file')
+    .requiredOption('--db <file>', 'notary chain database')
+    .requiredOption('--out <file>', 'output file (must not exist)')
+    .action(async (flags: { db: string; out: string }) => {
+      const store = await ChainStore.open(flags.db);
+      try {
+        const n = await writeExport(store, flags.out);
+        print(`exported ${n} entries to ${flags.out}`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  cmd
+    .command('verify-export')
+    .description('verify an export offline with Trent’s root only')
+    .requiredOption('--in <file>', 'export file')
+    .requiredOption('--root <file>', 'Trent root certificate (PEM)')
+    .action(async (flags: { in: string; root: string }) => {
+      const v = await verifyExport(new Uint8Array(readFileSync(flags.in)), {
+        root: readFileSync(flags.root, 'utf8'),
+      });
+      print(JSON.stringify(v));
+      if (!v.ok) process.exitCode = 1;
+    });
+  return cmd;
+}

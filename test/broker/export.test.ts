@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { ChainStore } from '../../broker/chain-store.js';
+import { readExport, writeExport } from '../../broker/export.js';
+import { verifyExport } from '../../broker/export-verify.js';
+import { SqliteDb } from '../../ops/sqlite.js';
+import { createTestPki } from '../helpers/pki.js';
+import { BlockMaker, startNotary, tempDir } from './helpers.js';
+
+const pki = await createTestPki(t);
+const me = await pki.participant('notary', 'notary-1');
+const gw1 = await pki.participant('gateway', 'gw-1');
+const gw2 = await pki.participant('gateway', 'gw-2');
+const s1 = await pki.signer(gw1);
+const s2 = await pki.signer(gw2);
+
+/** A stopped notary database with 8 entries from two gateways, entry 3's body erased. */
+async function chain(t: { teardown(fn: () => unknown): void }): Promise<string> {
+  const dbPath = join(tempDir(t), 'chain.db');
+  const notary = await startNotary(t, pki, me, [gw1, gw2], { dbPath });
+  const a = new BlockMaker('gw-1', s1);
+  const b = new BlockMaker('gw-2', s2);
+  for (let i = 0; i < 4; i++) {
+    for (const [g, m] of [
+      ['gw-1', a],
+      ['gw-2', b],
+    ] as const) {
+      const ans = await notary.registrar.submit(g, (await m.next()).bytes);
+      if (ans.kind !== 'registered') throw new Error(JSON.stringify(ans));
+    }
+  }
+  await notary.checkpointer.checkpoint();
+  await notary.store.eraseBody(3, 'erasure request #12', Date.now());
+  await notary.stop();
+  return dbPath;
+}
+
+async function exportOf(
+  t: { teardown(fn: () => unknown): void },
+  dbPath: string,
+): Promise<Uint8Array> {
+  const out = join(tempDir(t), 'chain.cbor');
+  const store = await ChainStore.open(dbPath);
+  try {
+    await writeExport(store, out);
+  } finally {
+    await store.close();
+  }
+  return new Uint8Array(readFileSync(out));
+}
+
+t.test(
+  'export round trip: reads back, verifies with the root alone, erasure reported',
+  async (t) => {
+    const bytes = await exportOf(t, await chain(t));
+    const kinds = [...readExport(bytes)].map((i) => i.kind);
+    t.equal(kinds[0], 'header');
+    t.equal(kinds[1], 'root');
+    t.equal(kinds.filter((k) => k === 'entry').length, 8);
+    t.equal(kinds.at(-1), 'end');
+    const v = await verifyExport(bytes, { root: pki.rootPem });
+    t.ok(v.ok, JSON.stringify(v));
+    if (v.ok) {
+      t.equal(v.size, 8);
+      t.same(v.erased, [3], 'the erased body is reported, not failed');
+      t.same(v.unreceipted, []);
+      t.ok(v.checkpoints >= 2);
+    }
+    const w = await verifyExport(bytes, { root: me.tls.pem });
+    t.equal(w.ok ? 'ok' : w.check, 'root', 'another root than the one given is refused');
+  },
+);
+
+t.test('a block body edited in the database is named by height', async (t) => {
+  const dbPath = await chain(t);
+  const raw = await SqliteDb.open(dbPath);
+  await raw.exec('DROP TRIGGER blocks_only_erasure');
+  await raw.run('UPDATE blocks SET body = randomblob(length(body)) WHERE height = 5');
+  await raw.close();
+  const v = await verifyExport(await exportOf(t, dbPath), { root: pki.rootPem });
+  t.notOk(v.ok);
+  if (!v.ok) {
+    t.equal(v.check, 'block');
+    t.equal(v.height, 5);
+    t.match(v.detail, /body-hash/);
+  }
+});
+
+t.test('a flipped byte in an exported receipt or header is named by height', async (t) => {
+  const bytes = await exportOf(t, await chain(t));
+  const items = [...readExport(bytes)];
+  const e6 = items.find((i) => i.kind === 'entry' && i.height === 6);
+  if (e6?.kind !== 'entry' || !e6.receipt) return t.fail('entry 6');
+  const flip = (needle: Uint8Array) => {
+    const copy = bytes.slice();
+    const at = Buffer.from(copy).indexOf(Buffer.from(needle)) + needle.length - 5;
+    copy[at]! ^= 0x01;
+    return copy;
+  };
+  const r = await verifyExport(flip(e6.receipt), { root: pki.rootPem });
+  t.same(r.ok ? 'ok' : [r.check, r.height], ['receipt', 6]);
+  const h = await verifyExport(flip(e6.signedHeader), { root: pki.rootPem });
+  t.same(h.ok ? 'ok' : [h.check, h.height], ['internal', 6]);
+  const truncated = await verifyExport(bytes.subarray(0, bytes.length - 80), { root: pki.rootPem });
+  t.notOk(truncated.ok, 'a truncated export fails');
+});
