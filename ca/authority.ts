@@ -2,12 +2,20 @@ import { existsSync } from 'node:fs';
 import type { SqliteDb } from '../ops/sqlite.js';
 import { parseCsr } from './csr.js';
 import { CaCode, CaError } from './errors.js';
-import { assertLeafRole, assertParticipantId, DEFAULT_ORG, type LeafRole } from './identity.js';
+import {
+  assertLeafRole,
+  assertParticipantId,
+  DEFAULT_ORG,
+  isPurpose,
+  type LeafRole,
+  type Purpose,
+} from './identity.js';
 import { p256FromSpki } from './keys.js';
 import {
   createLeafCertificate,
   createRootCertificate,
   keyMismatch,
+  purposeOf,
   randomSerial,
   validity,
 } from './profile.js';
@@ -46,6 +54,8 @@ export interface IssueOptions {
    * The operator vouches for its origin instead (see docs/FORMAT-certificates.md).
    */
   readerSpki?: Uint8Array | undefined;
+  /** 'signing' (default): the token key's certificate; 'tls': a transport key's (CSR required). */
+  purpose?: Purpose | undefined;
   days?: number | undefined;
   notBefore?: Date | undefined;
   notAfter?: Date | undefined;
@@ -187,6 +197,16 @@ export class CertificateAuthority {
   async issue(opts: IssueOptions): Promise<Issued> {
     const role: LeafRole = assertLeafRole(opts.role);
     const id = assertParticipantId(opts.id);
+    const purpose = opts.purpose ?? 'signing';
+    if (!isPurpose(purpose)) {
+      throw new CaError(CaCode.BadInput, `purpose '${String(purpose)}': signing or tls`);
+    }
+    if (purpose === 'tls' && opts.readerSpki !== undefined) {
+      throw new CaError(
+        CaCode.ProofOfPossession,
+        'a TLS certificate needs a CSR signed with the TLS key (openssl req or medchain hsm csr).',
+      );
+    }
     const spki = await requestedKey(role, id, opts);
     const span = validity({ ...opts, defaultDays: DEFAULT_LEAF_DAYS });
     if (span.notAfter.getTime() > this.root.notAfter.getTime()) {
@@ -197,11 +217,13 @@ export class CertificateAuthority {
     }
     const signer = this.#requireSigner();
     return this.db.transaction(async (tx) => {
-      const existing = await store.findUnrevoked(tx, role, id);
+      const existing = (await store.findUnrevoked(tx, role, id)).filter(
+        (c) => purposeOf(new X509Certificate(c.pem)) === purpose,
+      );
       if (existing.length > 0) {
         throw new CaError(
           CaCode.DuplicateId,
-          `${role} '${id}' already holds unrevoked certificate ${existing.map((c) => c.serial).join(', ')}. Revoke it first (reason superseded) to issue a new one.`,
+          `${role} '${id}' already holds unrevoked ${purpose} certificate ${existing.map((c) => c.serial).join(', ')}. Revoke it first (reason superseded) to issue a new one.`,
         );
       }
       const cert = await createLeafCertificate({
@@ -213,6 +235,7 @@ export class CertificateAuthority {
         spki,
         root: this.root,
         signingKey: tokenPrivateKey(signer, this.meta.keyLabel),
+        purpose,
       });
       if (!(await cert.verify({ publicKey: this.root.publicKey, signatureOnly: true }))) {
         throw keyMismatch(this.meta.keyLabel, 'certificate');

@@ -73,8 +73,22 @@ export function nameField(name: Name, attr: 'CN' | 'OU' | 'O'): string | undefin
   return values.length === 1 ? values[0] : undefined;
 }
 
-/** The KeyUsage a certificate of this role must carry and the validator requires. */
-export function keyUsageFor(role: Role): KeyUsageFlags {
+/**
+ * What a leaf certificate is for. A participant holds two: its signing certificate for
+ * the key on its token (blocks, receipts, checkpoints: what auditors verify), and a TLS
+ * certificate for a software transport key (Node's TLS cannot use a PKCS#11 key). They
+ * share role and id and differ by extendedKeyUsage, so one can never stand in for the other.
+ */
+export const PURPOSES = ['signing', 'tls'] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+export function isPurpose(value: unknown): value is Purpose {
+  return (PURPOSES as readonly unknown[]).includes(value);
+}
+
+/** The KeyUsage a certificate of this role and purpose must carry and the validator requires. */
+export function keyUsageFor(role: Role, purpose: Purpose = 'signing'): KeyUsageFlags {
+  if (purpose === 'tls' && role !== 'ca') return KeyUsageFlags.digitalSignature;
   switch (role) {
     case 'ca':
       return KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign;

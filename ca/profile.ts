@@ -1,10 +1,12 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import { CaCode, CaError } from './errors.js';
-import { keyUsageFor, type Role, roleUri, subjectName } from './identity.js';
+import { keyUsageFor, type Purpose, type Role, roleUri, subjectName } from './identity.js';
 import { tokenCrypto } from './token-crypto.js';
 import {
   AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
+  ExtendedKeyUsage,
+  ExtendedKeyUsageExtension,
   KeyUsagesExtension,
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
@@ -106,6 +108,17 @@ export interface LeafProfile extends Validity {
   spki: Uint8Array;
   root: X509Certificate;
   signingKey: webcrypto.CryptoKey;
+  /** Default 'signing'; 'tls' adds extendedKeyUsage serverAuth + clientAuth. */
+  purpose?: Purpose | undefined;
+}
+
+/** The TLS purposes a 'tls' certificate carries: a notary serves, a gateway connects. */
+export const TLS_EKUS: string[] = [ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth];
+
+/** 'tls' when the certificate carries a TLS extendedKeyUsage, else 'signing'. */
+export function purposeOf(cert: X509Certificate): Purpose {
+  const eku = cert.getExtension(ExtendedKeyUsageExtension);
+  return eku?.usages.some((u) => TLS_EKUS.includes(String(u))) ? 'tls' : 'signing';
 }
 
 /**
@@ -132,10 +145,18 @@ export async function createLeafCertificate(p: LeafProfile): Promise<X509Certifi
       signingAlgorithm: SIGNING_ALGORITHM,
       extensions: [
         new BasicConstraintsExtension(false, undefined, true),
-        new KeyUsagesExtension(keyUsageFor(p.role), true),
+        new KeyUsagesExtension(keyUsageFor(p.role, p.purpose), true),
         new SubjectAlternativeNameExtension([{ type: 'url', value: roleUri(p.role, p.id) }]),
         await SubjectKeyIdentifierExtension.create(publicKey, false, tokenCrypto),
         await AuthorityKeyIdentifierExtension.create(p.root.publicKey, false, tokenCrypto),
+        ...(p.purpose === 'tls'
+          ? [
+              new ExtendedKeyUsageExtension(
+                [ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth],
+                false,
+              ),
+            ]
+          : []),
       ],
     },
     tokenCrypto,

@@ -4,10 +4,12 @@ import {
   isRole,
   keyUsageFor,
   nameField,
+  type Purpose,
   parseRoleUri,
   type Role,
 } from './identity.js';
 import { type PublicKeyExport, p256FromSpki } from './keys.js';
+import { purposeOf } from './profile.js';
 import {
   BasicConstraintsExtension,
   KeyUsagesExtension,
@@ -52,6 +54,8 @@ export interface ValidationPolicy {
   role: Role;
   /** The id the caller requires, when it knows it (e.g. from the MQTT topic). */
   id?: string | undefined;
+  /** Signing certificate (default) or TLS certificate; one never passes for the other. */
+  purpose?: Purpose | undefined;
   /** The time of use. */
   at: Date;
   /** Allowed clock difference, applied to notBefore/notAfter and the CRL's dates. */
@@ -199,10 +203,17 @@ async function checkCrl(cert: X509Certificate, root: X509Certificate, p: Validat
   }
 }
 
-function checkKeyUsage(cert: X509Certificate, role: Role): void {
+function checkKeyUsage(cert: X509Certificate, role: Role, purpose: Purpose): void {
+  const actual = purposeOf(cert);
+  if (actual !== purpose) {
+    throw new Reject(
+      'key-usage',
+      `a ${actual} certificate cannot serve as a ${purpose} certificate (extendedKeyUsage)`,
+    );
+  }
   const ku = cert.getExtension(KeyUsagesExtension);
   const bc = cert.getExtension(BasicConstraintsExtension);
-  const need = keyUsageFor(role);
+  const need = keyUsageFor(role, purpose);
   if (!ku || (ku.usages & need) !== need) {
     throw new Reject(
       'key-usage',
@@ -254,7 +265,11 @@ export async function validateCertificate(
     if (policy.id !== undefined && identity.id !== policy.id) {
       throw new Reject('wrong-id', `certified as '${identity.id}', required '${policy.id}'`);
     }
-    checkKeyUsage(cert, identity.role);
+    checkKeyUsage(
+      cert,
+      identity.role,
+      policy.role === 'ca' ? 'signing' : (policy.purpose ?? 'signing'),
+    );
     return {
       ok: true,
       role: identity.role,

@@ -141,6 +141,14 @@ export function caCommand(): Command {
     .option('--pubkey <file>', 'readers only: public key (from `medchain hsm pubkey`)')
     .requiredOption('--role <role>', LEAF_ROLES.join(' | '))
     .requiredOption('--id <id>', 'participant id')
+    .addOption(
+      new Option(
+        '--purpose <purpose>',
+        'signing: the token key; tls: a transport key (CSR from openssl req)',
+      )
+        .choices(['signing', 'tls'])
+        .default('signing'),
+    )
     .option('--days <n>', 'validity in days', days, 365)
     .requiredOption('--out <file>', 'certificate output (PEM)')
     .action(
@@ -151,6 +159,7 @@ export function caCommand(): Command {
           pubkey?: string;
           role: string;
           id: string;
+          purpose: 'signing' | 'tls';
           days: number;
           out: string;
         },
@@ -173,11 +182,12 @@ export function caCommand(): Command {
               id: o.id,
               csr,
               readerSpki,
+              purpose: o.purpose,
               days: o.days,
             });
             await writeFile(o.out, `${certificate.toString('pem')}\n`);
             print(
-              `issued ${record.role} '${record.id}' serial ${record.serial}, valid until ${record.notAfter}`,
+              `issued ${o.purpose} certificate for ${record.role} '${record.id}' serial ${record.serial}, valid until ${record.notAfter}`,
             );
             print(`certificate written to ${o.out}`);
           });
