@@ -355,3 +355,12 @@ t.test('QoS 2 and QoS 0 readings take the same path (stored once)', async (t) =>
   await c.publishAsync(obs('ox-1'), Buffer.from(readingBytes('ox-1', 3)), { qos: 1 });
   t.equal(await h.count(), 3, 'QoS 0 stored too (no acknowledgement, so no promise)');
 });
+
+t.test('a connection that never sends CONNECT is closed after connectTimeout', async (t) => {
+  const h = await deviceBroker(t, { connectTimeoutMs: 200 });
+  const sock = tcpConnect(h.broker.port, '127.0.0.1');
+  await onceWithin(sock, 'connect');
+  const t0 = Date.now();
+  await onceWithin(sock, 'close', 5000);
+  t.ok(Date.now() - t0 >= 150, 'closed by the broker, not at once');
+});
