@@ -30,6 +30,7 @@ export async function deviceBroker(
     limits?: Partial<ReadingLimits>;
     maxBacklogReadings?: number;
     maxPacketBytes?: number;
+    connectTimeoutMs?: number;
   } = {},
 ): Promise<Harness> {
   const dir = tempDir(t);
@@ -51,6 +52,7 @@ export async function deviceBroker(
     log: pino({ level: 'silent' }),
     limits: opts.limits,
     maxPacketBytes: opts.maxPacketBytes,
+    connectTimeoutMs: opts.connectTimeoutMs,
   });
   const clients: MqttClient[] = [];
   t.teardown(async () => {

@@ -343,3 +343,24 @@ t.test('a device clock beyond the skew is flagged and counted, the reading kept'
   t.equal(await h.count(), 1, 'kept');
   t.equal(await metricValue(h.metrics.skewed), 1, 'counted, never corrected');
 });
+
+t.test('QoS 2 and QoS 0 readings take the same path (stored once)', async (t) => {
+  const h = await deviceBroker(t);
+  const c = await h.connect('ox-1');
+  await c.publishAsync(obs('ox-1'), Buffer.from(readingBytes('ox-1', 1)), { qos: 2 });
+  t.equal(await h.count(), 1, 'QoS 2: stored before PUBREC');
+  await c.publishAsync(obs('ox-1'), Buffer.from(readingBytes('ox-1', 1)), { qos: 2 });
+  t.equal(await h.count(), 1, 'a second QoS 2 message with the same (device, seq) is a duplicate');
+  await c.publishAsync(obs('ox-1'), Buffer.from(readingBytes('ox-1', 2)), { qos: 0 });
+  await c.publishAsync(obs('ox-1'), Buffer.from(readingBytes('ox-1', 3)), { qos: 1 });
+  t.equal(await h.count(), 3, 'QoS 0 stored too (no acknowledgement, so no promise)');
+});
+
+t.test('a connection that never sends CONNECT is closed after connectTimeout', async (t) => {
+  const h = await deviceBroker(t, { connectTimeoutMs: 200 });
+  const sock = tcpConnect(h.broker.port, '127.0.0.1');
+  await onceWithin(sock, 'connect');
+  const t0 = Date.now();
+  await onceWithin(sock, 'close', 5000);
+  t.ok(Date.now() - t0 >= 150, 'closed by the broker, not at once');
+});

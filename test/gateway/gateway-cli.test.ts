@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import mqtt from 'mqtt';
 import t from 'tap';
 import { bodyAad, decodeBlock } from '../../core/block.js';
+import { verifyBlock } from '../../core/block-verify.js';
 import { openBody } from '../../core/body.js';
 import { decodeReading } from '../../core/reading-decode.js';
 import { Spool } from '../../gateway/spool.js';
@@ -254,9 +255,14 @@ t.test(
       'block sequence numbers are contiguous from 1',
     );
     const seen = new Map<number, number>();
+    const integrity = await spool.db.get<{ integrity_check: string }>('PRAGMA integrity_check');
+    t.equal(integrity?.integrity_check, 'ok', 'the spool survived SIGKILL intact (fsck)');
+    let signed = 0;
     for (const b of blocks) {
       const blk = decodeBlock(new Uint8Array(b.bytes));
       if (!blk.ok) throw new Error(blk.detail);
+      const v = verifyBlock(blk.value, p.gwPublicKey, { gatewayId: p.gatewayId });
+      if (v.ok && v.header.seq === b.seq) signed++;
       for (const rec of await openBody(blk.value.body, p.reader, bodyAad(p.gatewayId, b.seq))) {
         const d = decodeReading(rec.reading, { format: 'cbor' });
         if (d.ok && d.value.reading.deviceId === 'ox-1') {
@@ -264,6 +270,7 @@ t.test(
         }
       }
     }
+    t.equal(signed, blocks.length, 'every block verifies against the HSM key with its seq');
     t.equal(seen.size, TOTAL, 'every reading is in a block');
     t.ok(
       ackedBeforeKill.every((s) => seen.get(s) === 1),

@@ -132,3 +132,30 @@ t.test('sequence numbers continue across a restart, never repeated', async (t) =
   t.equal(dup?.n, 2);
   await s.batcher.close();
 });
+
+t.test('readers from Trent certificates: validated, kid = reader id', async (t) => {
+  const { loadReaders } = await import('../../gateway/readers.js');
+  const { writeFileSync } = await import('node:fs');
+  const { createPublicKey } = await import('node:crypto');
+  const spki = createPublicKey({
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      x: Buffer.from(p.reader.publicKey.subarray(1, 33)).toString('base64url'),
+      y: Buffer.from(p.reader.publicKey.subarray(33)).toString('base64url'),
+    },
+    format: 'jwk',
+  }).export({ format: 'der', type: 'spki' });
+  const issued = await p.ca.issue({ role: 'reader', id: 'cardiology-7', readerSpki: spki });
+  const certPath = join(p.dir, 'reader-cert.pem');
+  writeFileSync(certPath, issued.certificate.toString('pem'));
+  const [r] = await loadReaders([{ certificate: certPath }], { root: p.rootPem });
+  t.equal(r?.kid, 'cardiology-7');
+  t.same(r?.publicKey, p.reader.publicKey);
+  const gwPath = join(p.dir, 'not-a-reader.pem');
+  writeFileSync(gwPath, p.gwPem);
+  await t.rejects(loadReaders([{ certificate: gwPath }], { root: p.rootPem }), {
+    code: 'GATEWAY_CONFIG',
+    message: /wrong-role/,
+  });
+});
