@@ -13,6 +13,7 @@
  * anchoring. A new anchor is made only once the previous one has its receipt.
  */
 import { X509Certificate } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import {
   bodyHash,
@@ -55,13 +56,15 @@ interface AnchorRow {
   receipt: Buffer | null;
 }
 
-export class Upstream {
+/** Events: 'anchored' ({ seq, size }) when an anchor receipt is stored. */
+export class Upstream extends EventEmitter {
   readonly #o: UpstreamOptions;
   readonly client: MqttClient;
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
 
   private constructor(o: UpstreamOptions, client: MqttClient) {
+    super();
     this.#o = o;
     this.client = client;
   }
@@ -179,12 +182,20 @@ export class Upstream {
         return;
       }
     }
-    await this.#o.store.db.run(
+    const r = await this.#o.store.db.run(
       'UPDATE anchors SET receipt = ? WHERE upstream_seq = ? AND receipt IS NULL',
       [ans.receipt, ans.seq],
     );
     this.#o.metrics?.upstreamLag.set(this.#o.store.size - (await this.anchoredSize()));
-    this.#o.log?.info({ seq: ans.seq }, 'anchor receipt stored');
+    if (r.changes === 1) {
+      const row = await this.#o.store.db.get<{ size: number }>(
+        'SELECT size FROM anchors WHERE upstream_seq = ?',
+        [ans.seq],
+      );
+      this.#o.log?.info({ seq: ans.seq, size: row?.size }, 'anchor receipt stored');
+      this.emit('anchored', { seq: ans.seq, size: row?.size ?? 0 });
+      void this.tick();
+    }
   }
 
   async stop(): Promise<void> {
