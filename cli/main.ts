@@ -5,6 +5,7 @@ import { createLogger } from '../ops/log.js';
 import { caCommand } from './ca.js';
 import { demoCommand } from './demo.js';
 import { hsmCommand } from './hsm.js';
+import { simulateCommand } from './simulate.js';
 
 const log = createLogger({ name: 'medchain' });
 
@@ -16,6 +17,7 @@ const program = new Command('medchain')
 program.addCommand(demoCommand());
 program.addCommand(hsmCommand());
 program.addCommand(caCommand());
+program.addCommand(simulateCommand());
 
 try {
   await program.parseAsync(process.argv);

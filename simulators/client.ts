@@ -114,7 +114,9 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.mqtt.on('error', (err) => {
       this.counters.errors++;
       this.lastError = err.message;
-      opts.log?.warn({ device: device.id, err: err.message }, 'connection error');
+      // The first error of a device is worth a warning; its reconnect attempts are not.
+      const level = this.counters.errors === 1 ? 'warn' : 'debug';
+      opts.log?.[level]({ device: device.id, err: err.message }, 'connection error');
     });
     // Counted on CONNACK: after a reconnect, mqtt.js emits 'connect' only once its store
     // is re-sent, which a link that drops again never reaches.

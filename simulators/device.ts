@@ -73,7 +73,9 @@ export class SimDevice {
       opts.glucoseUnit === undefined ? {} : { glucoseUnit: opts.glucoseUnit },
     );
     this.maxCatchUp = opts.maxCatchUp ?? 1000;
-    this.phaseMs = Math.floor(uniformAt(this.seed, 'phase') * (KIND_PERIOD_MS[spec.kind] / rate));
+    // Within the first second (at rate 1): a cuff or a meter measures when switched on.
+    const spread = Math.min(KIND_PERIOD_MS[spec.kind], 1000) / rate;
+    this.phaseMs = Math.floor(uniformAt(this.seed, 'phase') * spread);
   }
 
   get id(): string {

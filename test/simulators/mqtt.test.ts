@@ -3,7 +3,7 @@ import { decodeReading } from '../../core/reading-decode.js';
 import { DeviceClient } from '../../simulators/client.js';
 import { SimDevice } from '../../simulators/device.js';
 import { DEVICE_KINDS } from '../../simulators/kinds.js';
-import { type Received, startBroker } from './broker.js';
+import { type Received, startBroker } from '../helpers/sim-broker.js';
 
 const TOPIC_RE = /^med\/v1\/dev\/([^/]+)\/obs$/;
 
