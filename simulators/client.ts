@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt';
-import type { Logger } from '../ops/log.js';
 import type { SimDevice } from './device.js';
 import { DeviceEmitter, type EmitterOptions } from './emitter.js';
 import type { FaultName, OutMessage } from './faults.js';
@@ -16,6 +15,12 @@ import { type Counters, type DeviceStats, emptyCounters, type FaultCounts } from
  * (whether or not the broker kept the session) before anything new: that is how no seq
  * is lost over a broker restart (test/simulators/restart.test.ts).
  */
+
+/** Where a device reports connection trouble; a pino logger fits (ops/log.ts). */
+export interface SimLogger {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
 
 export interface DeviceClientOptions extends EmitterOptions {
   readonly url: string;
@@ -39,7 +44,7 @@ export interface DeviceClientOptions extends EmitterOptions {
    * connection for ever. Valid readings are never given up. Default 2.
    */
   readonly maxFaultAttempts?: number;
-  readonly log?: Logger;
+  readonly log?: SimLogger;
 }
 
 interface Pending {

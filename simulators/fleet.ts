@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Logger } from '../ops/log.js';
-import { DeviceClient } from './client.js';
+import { DeviceClient, type SimLogger } from './client.js';
 import type { Clock, DeviceSpec } from './device.js';
 import { SimDevice } from './device.js';
 import type { FaultRates } from './emitter.js';
@@ -49,7 +48,7 @@ export interface FleetOptions {
   readonly connectTimeoutMs?: number;
   /** On stop, how long to wait for outstanding PUBACKs. Default 5000. */
   readonly drainMs?: number;
-  readonly log?: Logger;
+  readonly log?: SimLogger;
 }
 
 export interface FleetHandle {
