@@ -60,6 +60,44 @@ t.test('broker restart: unacknowledged and offline readings all arrive', async (
   t.equal(dev.latency.count, 20);
 });
 
+t.test('a broker that dies while the store is being re-sent: new readings not lost', async (t) => {
+  // mqtt.js re-sends its store one PUBLISH at a time after a reconnect and parks new
+  // publishes in a side queue meanwhile; if the link drops then, it fails them with
+  // 'Connection closed' without storing them. DeviceClient publishes those again.
+  const a = await startBroker();
+  const port = a.port;
+  const sim = new SimDevice({ kind: 'ox', id: 'ox-2', patient: 'pat-2' }, { seed: 5 });
+  const dev = new DeviceClient(sim, { url: a.url, auto: false, reconnectPeriodMs: 50 });
+  t.teardown(() => dev.stop(0));
+  await once(dev, 'connect');
+  for (let i = 0; i < 3; i++) dev.step();
+  await dev.settled();
+  a.hold = true;
+  dev.step();
+  dev.step();
+  await a.until(() => a.held.length === 2, 5000, 'two unacknowledged');
+  let offline = once(dev, 'offline');
+  await a.close();
+  await offline;
+
+  const b = await startBroker({ port });
+  b.hold = true;
+  await b.until(() => b.held.length >= 1, 5000, 'the store re-send to begin');
+  dev.step(); // parked behind the re-send
+  dev.step();
+  offline = once(dev, 'offline');
+  await b.close();
+  await offline;
+
+  const c = await startBroker({ port });
+  t.teardown(() => c.close());
+  await dev.settled(10_000);
+  const all = sorted([...seqsOf(a.received), ...seqsOf(c.received)]);
+  t.same(all, range(1, 7), 'every seq reached a broker that acknowledged it');
+  t.equal(dev.stats().acked, 7);
+  t.equal(dev.stats().published, 7);
+});
+
 t.test('a running fleet over a broker restart: every device’s seqs arrive, no gap', async (t) => {
   const a = await startBroker();
   const port = a.port;
