@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { decodeReading } from '../../core/reading-decode.js';
 import { ReadingReason } from '../../core/reading-errors.js';
@@ -129,4 +131,10 @@ t.test('unknown fault names and bad rates are refused', async (t) => {
   const dev = new SimDevice({ kind: 'ox', id: 'ox-1', patient: 'p' });
   t.throws(() => new DeviceEmitter(dev, { faults: { nope: 0.1 } as never }), RangeError);
   t.throws(() => new DeviceEmitter(dev, { faults: { garbage: 2 } }), RangeError);
+});
+
+t.test('docs/SIMULATORS.md lists every fault and device kind', async (t) => {
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'SIMULATORS.md'), 'utf8');
+  for (const f of FAULTS) t.match(doc, new RegExp(`^\\| \`${f}\` \\|`, 'm'), `fault ${f}`);
+  for (const k of DEVICE_KINDS) t.match(doc, new RegExp(`^\\| \`${k}\` \\|`, 'm'), `kind ${k}`);
 });
