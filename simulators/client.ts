@@ -103,7 +103,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       reconnectPeriod: opts.reconnectPeriodMs ?? 1000,
       connectTimeout: opts.connectTimeoutMs ?? 10_000,
       keepalive: opts.keepaliveS ?? 30,
-      // Unbounded re-sends are what we want for QoS 1; QoS 0 is never used.
+      // Devices publish at QoS 1 only: nothing to queue at QoS 0.
       queueQoSZero: false,
       ...(device.spec.secret === undefined ? {} : { password: device.spec.secret }),
       ...(opts.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),

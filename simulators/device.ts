@@ -1,6 +1,13 @@
 import type { Reading } from '../core/reading.js';
+import { DEFAULT_READING_LIMITS, DEVICE_ID_RE, PATIENT_RE } from '../core/reading-schema.js';
 import { DEFAULT_EVENTS, type EventConfig } from './events.js';
-import { createSource, type DeviceKind, KIND_PERIOD_MS, type SignalSource } from './kinds.js';
+import {
+  createSource,
+  type DeviceKind,
+  isDeviceKind,
+  KIND_PERIOD_MS,
+  type SignalSource,
+} from './kinds.js';
 import { Patient } from './patient.js';
 import { hashSeed, uniformAt } from './random.js';
 
@@ -54,6 +61,7 @@ export class SimDevice {
   skipped = 0;
 
   constructor(spec: DeviceSpec, opts: SimDeviceOptions = {}) {
+    assertSpec(spec);
     const rate = opts.rateMultiplier ?? 1;
     if (!(rate > 0 && Number.isFinite(rate))) {
       throw new RangeError(`rateMultiplier must be a positive number, got ${rate}`);
@@ -144,4 +152,19 @@ export class SimDevice {
       observations: this.source.snapshot(now, seq),
     };
   }
+}
+
+/** A device id becomes a topic level and a payload field: core's syntax, or refused here. */
+function assertSpec(spec: DeviceSpec): void {
+  const max = DEFAULT_READING_LIMITS.maxDeviceIdLength;
+  if (!DEVICE_ID_RE.test(spec.id) || spec.id.length > max) {
+    throw new RangeError(`spec.id '${spec.id}': 1..${max} of [A-Za-z0-9._:-]`);
+  }
+  if (
+    !PATIENT_RE.test(spec.patient) ||
+    spec.patient.length > DEFAULT_READING_LIMITS.maxPatientLength
+  ) {
+    throw new RangeError(`spec.patient '${spec.patient}': 1..64 printable ASCII, no space`);
+  }
+  if (!isDeviceKind(spec.kind)) throw new RangeError(`spec.kind '${String(spec.kind)}' unknown`);
 }

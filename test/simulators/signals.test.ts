@@ -183,7 +183,7 @@ t.test('every event kind happens, and moves its vital the right way', async (t) 
   t.same([...seen].sort(), [...EVENT_KINDS].sort());
 });
 
-t.test('rateMultiplier shortens the schedule', async (t) => {
+t.test('rateMultiplier shortens the schedule; bad specs are refused', async (t) => {
   let now = T0;
   const dev = new SimDevice(
     { kind: 'ox', id: 'ox-fast', patient: 'p' },
@@ -192,6 +192,10 @@ t.test('rateMultiplier shortens the schedule', async (t) => {
   now += 10_000;
   t.equal([...dev.due()].length, 100);
   t.throws(() => new SimDevice({ kind: 'ox', id: 'x', patient: 'p' }, { rateMultiplier: 0 }));
+  t.throws(() => new SimDevice({ kind: 'ox', id: 'a/b', patient: 'p' }), /spec.id/);
+  t.throws(() => new SimDevice({ kind: 'ox', id: 'a+', patient: 'p' }), /spec.id/);
+  t.throws(() => new SimDevice({ kind: 'ox', id: 'a', patient: 'Jane Doe' }), /spec.patient/);
+  t.throws(() => new SimDevice({ kind: 'mri' as 'ox', id: 'a', patient: 'p' }), /spec.kind/);
 });
 
 t.test('a stalled caller skips slots instead of flooding', async (t) => {
