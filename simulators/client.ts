@@ -33,6 +33,12 @@ export interface DeviceClientOptions extends EmitterOptions {
   readonly keepaliveS?: number;
   /** true (default): timers follow the device's schedule. false: only step()/inject(). */
   readonly auto?: boolean;
+  /**
+   * With auto: true (default), measure from the first CONNACK on, not from construction,
+   * so a fleet's connection storm does not become a backlog that skews latency. false: a
+   * device that measures from power-on and sends what it kept once the network is up.
+   */
+  readonly startOnConnect?: boolean;
   /** Unanswered messages before new ones wait in the device's own buffer. Default 1000. */
   readonly maxInflight?: number;
   /** Buffered readings before the oldest are dropped (counted). Default 100,000. */
@@ -57,6 +63,8 @@ interface Pending {
 }
 
 export interface DeviceClientEvents {
+  /** Handed to MQTT for the first time (sent now, or stored while offline). */
+  publish: [msg: OutMessage];
   ack: [msg: OutMessage, latencyMs: number];
   reject: [msg: OutMessage, reason: string];
   settled: [];
@@ -136,7 +144,14 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       pending.sends++;
       if (pending.sends > 1) this.counters.resent++;
     });
-    if (opts.auto ?? true) this.schedule();
+    if (opts.auto ?? true) {
+      if (opts.startOnConnect ?? true) {
+        this.mqtt.once('connect', () => {
+          device.skipUntil(device.clock());
+          this.schedule();
+        });
+      } else this.schedule();
+    }
   }
 
   get id(): string {
@@ -212,6 +227,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       },
       (err, packet) => this.settle(p, err, packet),
     );
+    if (!retry) this.emit('publish', msg);
   }
 
   private settle(p: Pending, err: (Error & { code?: unknown }) | undefined, packet?: Packet) {

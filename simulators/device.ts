@@ -141,6 +141,11 @@ export class SimDevice {
     }
   }
 
+  /** Moves the schedule past slots before `now` without measuring (a device switched on late). */
+  skipUntil(now: number): void {
+    while (this.slotTime(this.slot) < now) this.slot++;
+  }
+
   /** A reading outside the schedule, measured now, with a fresh seq (bursts). */
   extra(now: number = this.clock()): Reading {
     const seq = this.seq++;

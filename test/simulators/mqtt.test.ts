@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import t from 'tap';
 import { decodeReading } from '../../core/reading-decode.js';
 import { DeviceClient } from '../../simulators/client.js';
@@ -121,5 +123,61 @@ t.test(
     t.equal(s.acked, 200);
     t.equal(s.backlog, 0);
     t.equal(s.lastSeq, 200);
+  },
+);
+
+t.test(
+  'startOnConnect: measure from the first CONNACK, or from power-on and catch up',
+  async (t) => {
+    const probe = createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const url = `mqtt://127.0.0.1:${port}`;
+    const make = (id: string, startOnConnect: boolean) =>
+      new DeviceClient(
+        new SimDevice({ kind: 'ox', id, patient: 'p' }, { rateMultiplier: 50, seed: 1 }),
+        { url, reconnectPeriodMs: 20, startOnConnect },
+      );
+    const early = make('ox-early', false);
+    const late = make('ox-late', true);
+    t.teardown(() => Promise.all([early.stop(0), late.stop(0)]));
+    let kept = 0;
+    let lateBefore = 0;
+    late.on('publish', () => lateBefore++);
+    await new Promise<void>((resolve) =>
+      early.on('publish', () => {
+        if (++kept === 10) resolve();
+      }),
+    );
+    t.equal(lateBefore, 0, 'no broker yet: the late starter has measured nothing');
+    t.equal(early.stats().inflight, 10, 'ten readings kept while there is no broker');
+    let connectedAt = Number.POSITIVE_INFINITY;
+    late.once('connect', () => {
+      connectedAt = Date.now();
+    });
+    const up = Date.now();
+    const broker = await startBroker({ port });
+    t.teardown(() => broker.close());
+    await broker.until(
+      () => broker.received.filter((r) => r.username === 'ox-late').length >= 5,
+      5000,
+      'readings from the late starter',
+    );
+    const times = (id: string) =>
+      broker.received
+        .filter((r) => r.username === id)
+        .map((r) => {
+          const d = decodeReading(r.payload);
+          return d.ok ? d.value.reading.deviceTime : Number.NaN;
+        });
+    t.ok(
+      times('ox-early').filter((x) => x < up).length >= 10,
+      'the early one sent what it measured before the broker was up',
+    );
+    t.ok(
+      times('ox-late').every((x) => x >= connectedAt),
+      'the late one measured nothing before its CONNACK',
+    );
   },
 );
