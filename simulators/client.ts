@@ -147,7 +147,9 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     if (opts.auto ?? true) {
       if (opts.startOnConnect ?? true) {
         this.mqtt.once('connect', () => {
-          device.skipUntil(device.clock());
+          const now = device.clock();
+          if (device.nextSeq === 1) device.startAt(now);
+          else device.skipUntil(now);
           this.schedule();
         });
       } else this.schedule();

@@ -49,9 +49,10 @@ export class SimDevice {
   readonly seed: number;
   readonly clock: Clock;
   readonly rate: number;
-  readonly startMs: number;
+  private origin: number;
   readonly patient: Patient;
-  private readonly source: SignalSource;
+  private readonly glucoseUnit: 'mg/dL' | 'mmol/L' | undefined;
+  private source: SignalSource;
   private readonly maxCatchUp: number;
   /** Stagger so a fleet's devices do not all fire in the same millisecond. */
   private readonly phaseMs: number;
@@ -70,20 +71,35 @@ export class SimDevice {
     this.seed = hashSeed(opts.seed ?? 1, 'device', spec.id);
     this.clock = opts.clock ?? Date.now;
     this.rate = rate;
-    this.startMs = opts.startMs ?? this.clock();
+    this.origin = opts.startMs ?? this.clock();
     this.patient =
       opts.patientModel ?? new Patient(spec.patient, opts.seed ?? 1, opts.events ?? DEFAULT_EVENTS);
-    this.source = createSource(
-      spec.kind,
-      this.patient,
-      this.seed,
-      this.startMs,
-      opts.glucoseUnit === undefined ? {} : { glucoseUnit: opts.glucoseUnit },
-    );
+    this.glucoseUnit = opts.glucoseUnit;
+    this.source = this.makeSource();
     this.maxCatchUp = opts.maxCatchUp ?? 1000;
     // Within the first second (at rate 1): a cuff or a meter measures when switched on.
     const spread = Math.min(KIND_PERIOD_MS[spec.kind], 1000) / rate;
     this.phaseMs = Math.floor(uniformAt(this.seed, 'phase') * spread);
+  }
+
+  private makeSource(): SignalSource {
+    const opts = this.glucoseUnit === undefined ? {} : { glucoseUnit: this.glucoseUnit };
+    return createSource(this.spec.kind, this.patient, this.seed, this.origin, opts);
+  }
+
+  /** Schedule origin (device time). */
+  get startMs(): number {
+    return this.origin;
+  }
+
+  /**
+   * Switched on at `now`: the schedule starts again from there. Only before the first
+   * reading; afterwards see skipUntil.
+   */
+  startAt(now: number): void {
+    if (this.slot !== 0 || this.seq !== 1) throw new Error(`${this.id} has already measured`);
+    this.origin = now;
+    this.source = this.makeSource();
   }
 
   get id(): string {
@@ -110,7 +126,7 @@ export class SimDevice {
   }
 
   private slotTime(i: number): number {
-    return this.startMs + this.phaseMs + Math.round(this.source.slotOffsetMs(i) / this.rate);
+    return this.origin + this.phaseMs + Math.round(this.source.slotOffsetMs(i) / this.rate);
   }
 
   /** The next scheduled reading, whatever the clock says (tests and step mode). */

@@ -179,5 +179,7 @@ t.test(
       times('ox-late').every((x) => x >= connectedAt),
       'the late one measured nothing before its CONNACK',
     );
+    // Its schedule starts at the CONNACK: the first reading within 1000 ms / rate (20 ms).
+    t.ok(times('ox-late')[0]! - connectedAt < 20 + 50, 'and it measured right away');
   },
 );
