@@ -8,6 +8,7 @@ import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
 import { notaryCommand } from './notary.js';
 import { verifyProofCommand } from './verify-proof.js';
+import { simulateCommand } from './simulate.js';
 
 const log = createLogger({ name: 'medchain' });
 
@@ -22,6 +23,7 @@ program.addCommand(verifyProofCommand());
 program.addCommand(caCommand());
 program.addCommand(gatewayCommand());
 program.addCommand(notaryCommand());
+program.addCommand(simulateCommand());
 
 try {
   await program.parseAsync(process.argv);
