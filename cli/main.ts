@@ -7,8 +7,8 @@ import { demoCommand } from './demo.js';
 import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
 import { notaryCommand } from './notary.js';
-import { verifyProofCommand } from './verify-proof.js';
 import { simulateCommand } from './simulate.js';
+import { verifyProofCommand } from './verify-proof.js';
 
 const log = createLogger({ name: 'medchain' });
 

@@ -4,7 +4,7 @@ import type { ReaderKey } from '../../core/body.js';
 import { softwareRecipient } from '../../core/hpke.js';
 import { kidOfCertificate } from '../../core/kid.js';
 import { ES256, type Signer } from '../../core/signer.js';
-import { initCa, participantCsr, tempDir, tokens } from '../ca/helpers.js';
+import { initCa, participantCsr, tempDir, tokens } from '../helpers/ca.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
