@@ -77,7 +77,7 @@ export class Admission {
     const der = new Uint8Array(peer.raw);
     let last = { reason: 'wrong-role', detail: 'no role may connect' };
     for (const role of this.#o.connectRoles) {
-      const v = await this.#o.trust.validate(der, role, undefined);
+      const v = await this.#o.trust.validate(der, role, undefined, new Date(), 'tls');
       if (v.ok) return { ok: true, identity: { role, id: v.id, der, serial: v.serial } };
       last = { reason: v.reason, detail: v.detail };
       if (v.reason !== 'wrong-role') break;

@@ -142,7 +142,7 @@ export class NotaryBroker {
   async recheckClients(): Promise<number> {
     let closed = 0;
     for (const [client, who] of this.admission.identities) {
-      const v = await this.#o.trust.validate(who.der, who.role, who.id);
+      const v = await this.#o.trust.validate(who.der, who.role, who.id, new Date(), 'tls');
       if (!v.ok) {
         this.#o.metrics?.admission.inc({ hook: 'recheck', reason: v.reason });
         this.#o.log?.warn({ id: who.id, reason: v.reason, detail: v.detail }, 'disconnecting');

@@ -5,7 +5,7 @@
  * if it verifies under the root and is not older than the one held.
  */
 import { readFileSync } from 'node:fs';
-import type { Role } from '../ca/identity.js';
+import type { Purpose, Role } from '../ca/identity.js';
 import { type ValidationResult, validateCertificate } from '../ca/validate.js';
 import { X509Certificate, X509Crl } from '../ca/x509.js';
 
@@ -70,15 +70,16 @@ export class Trust {
 
   /**
    * validateCertificate with this root and CRL, for `role` (and `id` when known) at
-   * `at`. Results are cached for a second per certificate/role/id/CRL version.
+   * `at`, as a signing certificate or (TLS peers) a TLS one. Results are cached for a second per certificate/role/id/CRL version.
    */
   async validate(
     cert: Uint8Array | string,
     role: Role,
     id: string | undefined,
     at: Date = new Date(),
+    purpose: Purpose = 'signing',
   ): Promise<ValidationResult> {
-    const key = `${Buffer.from(cert).toString('base64')}|${role}|${id ?? ''}|${this.#crlVersion}`;
+    const key = `${Buffer.from(cert).toString('base64')}|${role}|${id ?? ''}|${purpose}|${this.#crlVersion}`;
     const hit = this.#cache.get(key);
     if (hit && hit.until > at.getTime()) return hit.result;
     const result = await validateCertificate(cert, {
@@ -88,6 +89,7 @@ export class Trust {
       id,
       at,
       skewMs: this.skewMs,
+      purpose,
     });
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(key, { result, until: at.getTime() + 1000 });

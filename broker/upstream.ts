@@ -14,7 +14,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { PeerCertificate } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { tlsPeerIdentity } from '../ca/tls-peer.js';
 import {
   bodyHash,
   decodeBlock,
@@ -79,7 +81,9 @@ export class Upstream extends EventEmitter {
       key: o.tls.key,
       cert: o.tls.cert,
       ca: o.tls.ca,
-      checkServerIdentity: () => undefined,
+      // Trent's chain is checked by TLS (ca); the peer must be the configured upstream notary.
+      checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+        tlsPeerIdentity(cert, 'notary', o.upstreamId),
     } as IClientOptions);
     const up = new Upstream(o, client);
     client.on('connect', () => {

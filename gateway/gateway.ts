@@ -161,7 +161,7 @@ export class Gateway {
               ...(cfg.notary.tls.servername ? { servername: cfg.notary.tls.servername } : {}),
             }
           : undefined,
-        clientId: cfg.notary.clientId ?? `gateway-${cfg.gatewayId}`,
+        clientId: cfg.notary.clientId ?? cfg.gatewayId,
         gatewayId: cfg.gatewayId,
         notaryId: cfg.notary.id,
         notary,

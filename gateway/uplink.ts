@@ -9,7 +9,10 @@
  *   a reconnect or a restart: resend from the oldest block without a receipt (after
  *   retryMs). Nothing is ever marked done without a verified receipt.
  */
+
+import type { PeerCertificate } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { tlsPeerIdentity } from '../ca/tls-peer.js';
 import { toHex } from '../core/bytes.js';
 import { decodeAnswer, topics } from '../core/submit.js';
 import type { Logger } from '../ops/log.js';
@@ -74,6 +77,10 @@ export class Uplink {
             ca: o.tls.ca,
             rejectUnauthorized: true,
             ...(o.tls.servername ? { servername: o.tls.servername } : {}),
+            // The chain to Trent is checked by TLS (ca); who the peer is comes from its
+            // certificate's medchain identity, not from a DNS name or IP.
+            checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+              tlsPeerIdentity(cert, 'notary', o.notaryId),
           }
         : {}),
     };

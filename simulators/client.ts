@@ -26,7 +26,7 @@ export interface DeviceClientOptions extends EmitterOptions {
   readonly url: string;
   /** 4 = MQTT 3.1.1 (default; what aedes speaks), 5 for brokers such as Mosquitto. */
   readonly protocolVersion?: 4 | 5;
-  /** Default `medchain-sim-{id}`: stable, so the broker finds the session again. */
+  /** Default: the device id, stable (the broker finds the session again) and what the gateway requires. */
   readonly clientId?: string;
   readonly reconnectPeriodMs?: number;
   readonly connectTimeoutMs?: number;
@@ -105,7 +105,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.emitter = new DeviceEmitter(device, opts);
     const options: IClientOptions = {
       protocolVersion: opts.protocolVersion ?? 4,
-      clientId: opts.clientId ?? `medchain-sim-${device.id}`,
+      // The gateway binds a session to its device: client id = device id (gateway/device-auth.ts).
+      clientId: opts.clientId ?? device.id,
       clean: false,
       username: device.id,
       reconnectPeriod: opts.reconnectPeriodMs ?? 1000,

@@ -257,9 +257,10 @@ t.test('uplink over TLS with a client certificate; refused without one', async (
     '/CN=test TLS CA',
   ]);
   for (const [name, ext] of [
-    ['server', 'subjectAltName=IP:127.0.0.1'],
+    // The uplink checks the notary's medchain identity, not a host name (ca/tls-peer.ts).
+    ['server', `subjectAltName=URI:urn:medchain:notary:${p.notaryId}\nextendedKeyUsage=serverAuth`],
     ['client', 'extendedKeyUsage=clientAuth'],
-  ] as const) {
+  ]) {
     ossl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
     writeFileSync(join(d, `${name}.ext`), `${ext}\n`);
     ossl([

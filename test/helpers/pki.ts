@@ -15,9 +15,8 @@
  *   const signer = await pki.signer(gw);          // core Signer on the token, kid = kidOfCertificate
  *   await pki.revoke(gw.tls.serial); await pki.writeCrl();
  *
- * ca.issue() refuses a second unrevoked certificate for one (role, id), so the TLS
- * certificate is made with the same ca/ profile and root key and recorded in the CA
- * database through ca/store directly (it is listed and revocable like any other).
+ * The TLS certificate is Trent's `purpose: 'tls'` certificate for the same role and id
+ * (extendedKeyUsage serverAuth + clientAuth), issued from a CSR signed by the TLS key.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,9 +26,8 @@ import { CertificateAuthority, normaliseSerial } from '../../ca/authority.js';
 import { createCrl, crlPem } from '../../ca/crl.js';
 import { createCsr } from '../../ca/csr.js';
 import type { LeafRole } from '../../ca/identity.js';
-import { createLeafCertificate, randomSerial, validity } from '../../ca/profile.js';
-import * as store from '../../ca/store.js';
-import { tokenPrivateKey } from '../../ca/token-crypto.js';
+import { softwareDigestSigner } from '../../ca/keys.js';
+
 import type { X509Crl } from '../../ca/x509.js';
 import { kidOfCertificate } from '../../core/kid.js';
 import { ES256, type Signer } from '../../core/signer.js';
@@ -126,28 +124,15 @@ export async function createTestPki(t: Teardown, opts: PkiOptions = {}): Promise
 
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const keyPem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    const span = validity({ ...o, defaultDays: 365 });
-    const cert = await createLeafCertificate({
-      ...span,
-      role,
-      id,
-      org: ca.meta.org,
-      serial: randomSerial(),
+    const tlsCsr = await createCsr({
+      signer: softwareDigestSigner(privateKey),
+      keyLabel: 'tls',
       spki: publicKey.export({ format: 'der', type: 'spki' }),
-      root: ca.root,
-      signingKey: tokenPrivateKey(ca.signer, ca.meta.keyLabel),
-    });
-    const tlsPem = cert.toString('pem');
-    await store.insertCertificate(ca.db, {
-      serial: normaliseSerial(cert.serialNumber),
       role,
       id,
-      subject: cert.subject,
-      notBefore: cert.notBefore.toISOString(),
-      notAfter: cert.notAfter.toISOString(),
-      pem: tlsPem,
-      issuedAt: new Date().toISOString(),
     });
+    const cert = (await ca.issue({ role, id, csr: tlsCsr, purpose: 'tls', ...o })).certificate;
+    const tlsPem = cert.toString('pem');
     const keyPath = join(dir, `${id}.tls.key`);
     writeFileSync(keyPath, keyPem, { mode: 0o600 });
     const tlsPath = join(dir, `${id}.tls.pem`);

@@ -44,7 +44,7 @@ t.test('each kind over MQTT: credentials, persistent session, decodable payloads
       const seqs: number[] = [];
       for (const r of mine) {
         t.equal(r.username, `${kind}-1`, 'username = device id');
-        t.equal(r.clientId, `medchain-sim-${kind}-1`, 'stable client id');
+        t.equal(r.clientId, `${kind}-1`, 'stable client id = device id, as the gateway requires');
         const d = decode(r, Date.now());
         if (!d.ok) return t.fail(`${kind}: ${d.error.message}`);
         t.equal(d.value.format, format);
