@@ -1,11 +1,15 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { ChainStore } from '../broker/chain-store.js';
 import { writeExport } from '../broker/export.js';
 import { verifyExport } from '../broker/export-verify.js';
+import { proofResolver } from '../ca/proof-resolver.js';
 import { MedchainError } from '../core/errors.js';
+import { verifyReadingProof } from '../core/reading-proof.js';
+import { buildReadingProof } from '../gateway/prove.js';
 import { DeviceRegistry, newSecret } from '../gateway/registry.js';
 import { Spool } from '../gateway/spool.js';
 import { type FleetHandle, planDevices, startFleet } from '../simulators/fleet.js';
@@ -42,6 +46,7 @@ function count(v: string, name: string, min: number, max: number): number {
 const GATEWAY_METRICS = [
   'medchain_gateway_readings_accepted_total',
   'medchain_gateway_readings_rejected_total',
+  'medchain_gateway_readings_duplicate_total',
   'medchain_gateway_blocks_sealed_total',
   'medchain_gateway_receipts_total',
 ] as const;
@@ -180,9 +185,25 @@ async function runDemo(o: DemoFlags): Promise<void> {
         `    ${n.p.id.padEnd(10)} ${String(entries).padStart(5)} entries  ${v.ok ? 'OK' : `FAILED ${JSON.stringify(v)}`}`,
       );
     }
+    const stored = await Promise.all(gateways.map((g) => gatewayTotals(dir, g)));
+    const proof = await proveOne(dir, pki, gateways[0] as NodeSpec, notaryOf(0));
+    say(
+      proof.ok
+        ? `  proved ${proof.device}#${proof.seq} end to end (reading, salt, path, signed header, receipt): OK`
+        : `  proof FAILED: ${JSON.stringify(proof)}`,
+    );
     const total = sumFleet(fleetStats);
     const summary = {
-      ok: chains.every((c) => c.verified) && total.acked > 0,
+      // Nothing acknowledged is lost: every PUBACKed reading is in a gateway's spool,
+      // except those refused as invalid or as duplicates (MQTT 3.1.1 acks those too).
+      ok:
+        chains.every((c) => c.verified) &&
+        total.acked > 0 &&
+        proof.ok &&
+        stored.reduce((s, x) => s + x.readings, 0) +
+          sum(gwMetrics, 'medchain_gateway_readings_rejected_total') +
+          sum(gwMetrics, 'medchain_gateway_readings_duplicate_total') >=
+          total.acked,
       dir: o.keep ? dir : null,
       durationS: Math.round((Date.now() - started) / 1000),
       devices: total.devices,
@@ -190,18 +211,20 @@ async function runDemo(o: DemoFlags): Promise<void> {
         published: total.published,
         acked: total.acked,
         accepted: sum(gwMetrics, 'medchain_gateway_readings_accepted_total'),
+        stored: stored.reduce((s, x) => s + x.readings, 0),
         rejected: sum(gwMetrics, 'medchain_gateway_readings_rejected_total'),
         rejectedByReason: total.rejectedByReason,
       },
-      blocks: sum(gwMetrics, 'medchain_gateway_blocks_sealed_total'),
-      receipts: sum(gwMetrics, 'medchain_gateway_receipts_total'),
+      blocks: stored.reduce((s, x) => s + x.blocks, 0),
+      receipts: stored.reduce((s, x) => s + x.receipts, 0),
       chains,
       anchors: chains.find((c) => c.notary === 'regional')?.entries ?? 0,
+      proof,
     };
     if (o.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {
       say(
-        `  readings: ${summary.readings.accepted} accepted, ${summary.readings.rejected} rejected ${JSON.stringify(summary.readings.rejectedByReason)}; blocks ${summary.blocks}, receipts ${summary.receipts}, regional anchors ${summary.anchors}`,
+        `  readings: ${summary.readings.acked} acknowledged, ${summary.readings.stored} stored, ${summary.readings.rejected} rejected ${JSON.stringify(summary.readings.rejectedByReason)}; blocks ${summary.blocks}, receipts ${summary.receipts}, regional anchors ${summary.anchors}`,
       );
       say(summary.ok ? 'demo OK' : 'demo FAILED');
       if (o.keep) say(`  kept in ${dir} (logs/, exports/, certs/, pins/, *.db, *.json)`);
@@ -215,6 +238,65 @@ async function runDemo(o: DemoFlags): Promise<void> {
       pki.sandbox.cleanup();
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+}
+
+/** What a stopped gateway holds: readings, blocks and receipts in its database. */
+async function gatewayTotals(dir: string, g: NodeSpec) {
+  const spool = await Spool.open(join(dir, `${g.p.id}.db`));
+  try {
+    const r = await spool.db.get<{ n: number }>('SELECT count(*) AS n FROM readings');
+    const b = await spool.db.get<{ n: number; r: number }>(
+      'SELECT count(*) AS n, count(receipt) AS r FROM blocks',
+    );
+    return { readings: r?.n ?? 0, blocks: b?.n ?? 0, receipts: b?.r ?? 0 };
+  } finally {
+    await spool.close();
+  }
+}
+
+/** Proves the latest receipted reading of a gateway and verifies the proof with Trent's root. */
+async function proveOne(dir: string, pki: DemoPki, g: NodeSpec, n: NodeSpec) {
+  const spool = await Spool.open(join(dir, `${g.p.id}.db`));
+  try {
+    const row = await spool.db.get<{ device_id: string; seq: number }>(
+      `SELECT r.device_id, r.seq FROM readings r JOIN blocks b ON b.seq = r.block_seq
+       WHERE b.receipt IS NOT NULL ORDER BY r.id DESC LIMIT 1`,
+    );
+    if (!row) return { ok: false as const, detail: 'no receipted reading' };
+    const der = (path: string) => new Uint8Array(new X509Certificate(readFileSync(path)).raw);
+    const bytes = await buildReadingProof(spool, row.device_id, row.seq, {
+      gateway: der(g.p.signCert),
+      notary: der(n.p.signCert),
+    });
+    const file = join(dir, 'exports', `${row.device_id}-${row.seq}.proof`);
+    writeFileSync(file, bytes);
+    const v = await verifyReadingProof(
+      bytes,
+      proofResolver({
+        root: readFileSync(pki.rootPath, 'utf8'),
+        crl: readFileSync(pki.crlPath, 'utf8'),
+        skewMs: 300_000,
+      }),
+    );
+    return v.ok
+      ? {
+          ok: true as const,
+          device: row.device_id,
+          seq: row.seq,
+          file,
+          height: v.height,
+          notary: v.notaryId,
+        }
+      : {
+          ok: false as const,
+          device: row.device_id,
+          seq: row.seq,
+          check: v.check,
+          detail: v.detail,
+        };
+  } finally {
+    await spool.close();
   }
 }
 

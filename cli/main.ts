@@ -7,6 +7,7 @@ import { demoCommand } from './demo.js';
 import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
 import { notaryCommand } from './notary.js';
+import { proveCommand } from './prove.js';
 import { simulateCommand } from './simulate.js';
 import { verifyProofCommand } from './verify-proof.js';
 
@@ -24,6 +25,7 @@ program.addCommand(caCommand());
 program.addCommand(gatewayCommand());
 program.addCommand(notaryCommand());
 program.addCommand(simulateCommand());
+program.addCommand(proveCommand());
 
 try {
   await program.parseAsync(process.argv);

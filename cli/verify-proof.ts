@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { validateCertificate } from '../ca/validate.js';
+import { proofResolver } from '../ca/proof-resolver.js';
 import { codeByMdc } from '../core/codes.js';
 import { formatDecimal } from '../core/decimal.js';
 import { MedchainError } from '../core/errors.js';
 import { decodeReading } from '../core/reading-decode.js';
-import { type CertificateResolver, verifyReadingProof } from '../core/reading-proof.js';
+import { verifyReadingProof } from '../core/reading-proof.js';
 
 interface Flags {
   root: string;
@@ -25,24 +25,6 @@ async function readInput(path: string, what: string): Promise<Buffer> {
   }
 }
 
-/** Trent's validator, judging each certificate at the time the notary vouches for. */
-function resolver(root: Buffer, crl: Buffer | undefined, skewMs: number): CertificateResolver {
-  return async (der, role, id, at) => {
-    const v = await validateCertificate(der, {
-      root: root.toString('utf8'),
-      crl: crl === undefined ? undefined : crl.toString('utf8'),
-      role,
-      id,
-      at: new Date(at),
-      skewMs,
-      historical: true,
-    });
-    return v.ok
-      ? { ok: true, key: v.publicKey.keyObject }
-      : { ok: false, detail: `${v.reason}: ${v.detail}` };
-  };
-}
-
 async function run(proofPath: string, o: Flags): Promise<void> {
   const skewMs = Number.parseInt(o.skewMs, 10);
   if (!Number.isSafeInteger(skewMs) || skewMs < 0) {
@@ -51,7 +33,10 @@ async function run(proofPath: string, o: Flags): Promise<void> {
   const proof = await readInput(proofPath, 'proof');
   const root = await readInput(o.root, 'root certificate');
   const crl = o.crl === undefined ? undefined : await readInput(o.crl, 'CRL');
-  const r = await verifyReadingProof(new Uint8Array(proof), resolver(root, crl, skewMs));
+  const r = await verifyReadingProof(
+    new Uint8Array(proof),
+    proofResolver({ root: root.toString('utf8'), crl: crl?.toString('utf8'), skewMs }),
+  );
   if (!r.ok) {
     if (o.json)
       process.stdout.write(`${JSON.stringify({ ok: false, check: r.check, detail: r.detail })}\n`);

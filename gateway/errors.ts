@@ -12,6 +12,8 @@ export const GatewayCode = {
   Config: 'GATEWAY_CONFIG',
   Device: 'GATEWAY_DEVICE',
   Closed: 'GATEWAY_CLOSED',
+  /** A reading proof cannot be built (unknown, not sealed or receipted yet, or pruned). */
+  NoProof: 'GATEWAY_NO_PROOF',
 } as const;
 export type GatewayCode = (typeof GatewayCode)[keyof typeof GatewayCode];
 

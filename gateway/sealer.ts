@@ -74,6 +74,7 @@ export class Sealer {
         sealedAt: sealed.header.sealedAt,
         count: pending.length,
         lastReadingId: pending.at(-1)!.id,
+        salts: Buffer.concat(sealed.records.map((r) => r.salt)),
       });
     } catch (err) {
       o.metrics.sealErrors.inc();

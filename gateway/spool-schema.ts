@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS blocks (
   bytes BLOB NOT NULL,
   count INTEGER NOT NULL,
   sealed_at INTEGER NOT NULL,
+  -- 16-byte salts of the block's readings in leaf order (readings by id): with the
+  -- readings they rebuild every Merkle leaf, for reading proofs (medchain prove).
+  salts BLOB NOT NULL,
   receipt BLOB,
   receipt_at INTEGER
 ) STRICT;
@@ -47,7 +50,7 @@ CREATE TABLE IF NOT EXISTS state (
   last_seq INTEGER NOT NULL,
   last_hash BLOB NOT NULL
 ) STRICT;
-CREATE TRIGGER IF NOT EXISTS blocks_immutable BEFORE UPDATE OF seq, prev, hash, bytes ON blocks
+CREATE TRIGGER IF NOT EXISTS blocks_immutable BEFORE UPDATE OF seq, prev, hash, bytes, salts ON blocks
 BEGIN SELECT RAISE(ABORT, 'a sealed block is never rewritten'); END;
 CREATE TRIGGER IF NOT EXISTS blocks_keep BEFORE DELETE ON blocks
 BEGIN SELECT RAISE(ABORT, 'a sealed block is never deleted'); END;

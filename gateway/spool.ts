@@ -48,6 +48,8 @@ export interface NewBlock {
   /** The readings sealed: the first `count` unsealed readings, ending at id `lastReadingId`. */
   readonly count: number;
   readonly lastReadingId: number;
+  /** The readings' salts in leaf order (= reading id order), 16 bytes each, concatenated. */
+  readonly salts: Uint8Array;
 }
 
 export interface Head {
@@ -172,8 +174,8 @@ export class Spool {
         );
       }
       await tx.run(
-        'INSERT INTO blocks (seq, prev, hash, bytes, count, sealed_at) VALUES (?, ?, ?, ?, ?, ?)',
-        [b.seq, b.prev, b.hash, b.bytes, b.count, b.sealedAt],
+        'INSERT INTO blocks (seq, prev, hash, bytes, count, sealed_at, salts) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [b.seq, b.prev, b.hash, b.bytes, b.count, b.sealedAt, b.salts],
       );
       const marked = await tx.run(
         'UPDATE readings SET block_seq = ? WHERE block_seq IS NULL AND id <= ?',

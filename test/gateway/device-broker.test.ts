@@ -252,6 +252,7 @@ t.test('backpressure: no PUBACK above the limit, resumes below', async (t) => {
     sealedAt: 1,
     count: pending.length,
     lastReadingId: pending.at(-1)!.id,
+    salts: new Uint8Array(16 * pending.length),
   });
   await h.spool.storeReceipt(1, Uint8Array.of(1), Date.now());
   await within(10_000, 'the resent reading is acknowledged', third);

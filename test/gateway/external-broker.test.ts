@@ -170,6 +170,7 @@ t.test(
       sealedAt: 1,
       count: pending.length,
       lastReadingId: pending.at(-1)!.id,
+      salts: new Uint8Array(16 * pending.length),
     });
     await spool.storeReceipt(1, Uint8Array.of(1), Date.now());
     await until('redelivered by Mosquitto and stored', async () => (await stored()) === 3);

@@ -73,6 +73,7 @@ t.test('pushback above the backlog limit, resumes after a receipt', async (t) =>
     sealedAt: 1,
     count: pending.length,
     lastReadingId: pending.at(-1)!.id,
+    salts: new Uint8Array(16 * pending.length),
   });
   t.ok(intake.overloaded, 'sealed is not receipted: still refusing');
   t.equal(await s.storeReceipt(1, Uint8Array.of(9), Date.now()), true);
@@ -95,6 +96,7 @@ t.test('blocks: seq follows the head, across reopen; never two with one seq', as
     sealedAt: 1,
     count: ids.length,
     lastReadingId: ids.at(-1)!.id,
+    salts: new Uint8Array(16 * ids.length),
   });
   await s.storeBlock(blk(1, h0.hash, 1, p1));
   await t.rejects(s.storeBlock(blk(1, h0.hash, 2, p1)), { code: GatewayCode.HeadMoved });

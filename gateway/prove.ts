@@ -1,0 +1,73 @@
+/**
+ * Reading proofs from the gateway's database (docs/FORMAT.md "Reading proofs"): the
+ * spool keeps each sealed reading and its block's salts until the retention window
+ * after the receipt, so every Merkle leaf of the block can be rebuilt.
+ */
+import { decodeBlock } from '../core/block.js';
+import { encodeDet } from '../core/det-cbor.js';
+import { leafHash } from '../core/merkle.js';
+import { inclusionProof } from '../core/merkle-proof.js';
+import { encodeReadingProof } from '../core/reading-proof.js';
+import { GatewayCode, GatewayError } from './errors.js';
+import type { Spool } from './spool.js';
+
+const SALT = 16;
+
+export interface ProofCertificates {
+  /** DER of the gateway's signing certificate (its SHA-256 is the header kid). */
+  readonly gateway: Uint8Array;
+  /** DER of the notary's signing certificate (its SHA-256 is the receipt kid). */
+  readonly notary: Uint8Array;
+}
+
+export async function buildReadingProof(
+  spool: Spool,
+  deviceId: string,
+  seq: number,
+  certs: ProofCertificates,
+): Promise<Uint8Array> {
+  const none = (why: string) =>
+    new GatewayError(GatewayCode.NoProof, `no proof for ${deviceId}#${seq}: ${why}`);
+  const reading = await spool.db.get<{ id: number; block_seq: number | null }>(
+    'SELECT id, block_seq FROM readings WHERE device_id = ? AND seq = ?',
+    [deviceId, seq],
+  );
+  if (!reading)
+    throw none('not in this gateway’s spool (never received, or pruned after retention)');
+  if (reading.block_seq === null) throw none('not sealed into a block yet');
+  const block = await spool.db.get<{
+    bytes: Uint8Array;
+    receipt: Uint8Array | null;
+    salts: Uint8Array;
+    count: number;
+  }>('SELECT bytes, receipt, salts, count FROM blocks WHERE seq = ?', [reading.block_seq]);
+  if (!block) throw none(`block ${reading.block_seq} is missing`);
+  if (!block.receipt) throw none(`block ${reading.block_seq} has no receipt from the notary yet`);
+  const members = await spool.db.all<{ id: number; received_at: number; bytes: Uint8Array }>(
+    'SELECT id, received_at, bytes FROM readings WHERE block_seq = ? ORDER BY id',
+    [reading.block_seq],
+  );
+  if (members.length !== block.count || block.salts.length !== SALT * block.count) {
+    throw none(`block ${reading.block_seq}'s readings were pruned`);
+  }
+  const records = members.map((m, i) =>
+    encodeDet([
+      block.salts.subarray(SALT * i, SALT * (i + 1)),
+      m.received_at,
+      new Uint8Array(m.bytes),
+    ]),
+  );
+  const leafIndex = members.findIndex((m) => m.id === reading.id);
+  const decoded = decodeBlock(new Uint8Array(block.bytes));
+  if (!decoded.ok) throw none(`block ${reading.block_seq} does not decode: ${decoded.detail}`);
+  return encodeReadingProof({
+    record: records[leafIndex] ?? new Uint8Array(0),
+    leafIndex,
+    path: inclusionProof(records.map(leafHash), leafIndex),
+    signedHeader: decoded.value.signedHeader,
+    gatewayCert: certs.gateway,
+    receipt: new Uint8Array(block.receipt),
+    notaryCert: certs.notary,
+    anchors: [],
+  });
+}
