@@ -219,6 +219,7 @@ export class Gateway {
                     key: readText(tls.key, 'device TLS key'),
                     ...(tls.ca ? { ca: readText(tls.ca, 'device TLS CA') } : {}),
                   },
+                  clientCertificates: tls.deviceCertificates ? { root, crl } : undefined,
                 }
               : undefined,
             registry: new DeviceRegistry(spool.db),
