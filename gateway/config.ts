@@ -48,6 +48,8 @@ export const configSchema = z.strictObject({
           cert: path,
           key: path,
           ca: path.optional(),
+          /** Also accept device client certificates issued by Trent (validated with `root`/`crl`). */
+          deviceCertificates: z.boolean().default(false),
         })
         .optional(),
       /** Take readings from an existing broker (Mosquitto) instead of the embedded one. */

@@ -5,13 +5,15 @@
  * - [MQTT-3.1.3-8] an empty client id with CleanSession=0 gets CONNACK 0x02.
  * - A device's client id is its device id (or empty with CleanSession=1): another
  *   device cannot take over its session by reusing its id [MQTT-3.1.4-2].
- * - username = device id, password = its secret, checked against the scrypt hash.
+ * - username = device id, password = its secret, checked against the scrypt hash; or,
+ *   on the TLS listener, a client certificate from Trent (role device) names the device.
  * - Wills are removed at CONNECT: no device needs one, and a will is a publish that
  *   would otherwise happen after the client is gone.
  * - SUBSCRIBE: only exact topics under the device's own `med/v1/dev/{id}/`, never its
  *   readings topic, never wildcards, `#` or `$SYS/#` (granted 0x80).
  */
 import type { AuthenticateError, Client, ConnectPacket, Subscription } from 'aedes';
+import { validateCertificate } from '../ca/validate.js';
 import { topics } from '../core/submit.js';
 import type { Logger } from '../ops/log.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -21,14 +23,33 @@ import { assertDeviceId, type DeviceRegistry } from './registry.js';
 const IDENTIFIER_REJECTED = 2;
 const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+function isDeviceId(id: string): boolean {
+  try {
+    assertDeviceId(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface DeviceSessions {
   /** The authenticated device id of a connection; undefined before authentication. */
   deviceOf(client: Client | null): string | undefined;
 }
 
+/** Devices that present a client certificate from Trent (TLS listener) instead of a secret. */
+export interface CertificateAuth {
+  root: string;
+  crl?: string | undefined;
+  /** DER of the certificate the connection's TLS client presented, if any. */
+  peerCertificate(client: Client): Uint8Array | undefined;
+}
+
 export interface DeviceAuthOptions {
   registry: DeviceRegistry;
+  certificates?: CertificateAuth | undefined;
   metrics: GatewayMetrics;
   log: Logger;
   /** Most concurrent device connections (default 10,000). */
@@ -85,6 +106,11 @@ export function deviceAuth(opts: DeviceAuthOptions) {
       done(refuse(IDENTIFIER_REJECTED, 'empty client id needs CleanSession=1'), false);
       return;
     }
+    const der = opts.certificates?.peerCertificate(client);
+    if (der !== undefined && opts.certificates) {
+      authenticateByCertificate(client, c.clientId, username, der, opts.certificates, done);
+      return;
+    }
     let id: string;
     try {
       id = assertDeviceId(username ?? '');
@@ -112,6 +138,54 @@ export function deviceAuth(opts: DeviceAuthOptions) {
       (err: unknown) => {
         refused('internal');
         log.error({ err, device: id }, 'device registry unavailable');
+        done(refuse(SERVER_UNAVAILABLE, 'server unavailable'), false);
+      },
+    );
+  }
+
+  /**
+   * A TLS client certificate issued by Trent for role 'device' (validated with ca's
+   * validator, CRL included when configured) names the device; no secret is needed.
+   * A username, if sent, must be that id.
+   */
+  function authenticateByCertificate(
+    client: Client,
+    clientId: string,
+    username: string | undefined,
+    der: Uint8Array,
+    ca: CertificateAuth,
+    done: (e: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
+    validateCertificate(der, {
+      root: ca.root,
+      crl: ca.crl,
+      role: 'device',
+      at: new Date(),
+      skewMs: 5 * 60_000,
+    }).then(
+      (v) => {
+        if (!v.ok) {
+          refused('bad-certificate');
+          log.warn({ reason: v.reason, detail: v.detail }, 'device certificate refused');
+          done(refuse(NOT_AUTHORIZED, 'not authorized'), false);
+          return;
+        }
+        if ((username !== undefined && username !== '' && username !== v.id) || !isDeviceId(v.id)) {
+          refused('bad-username');
+          done(refuse(BAD_USERNAME_OR_PASSWORD, 'user name is not the certificate id'), false);
+          return;
+        }
+        if (clientId !== '' && clientId !== v.id) {
+          refused('client-id-mismatch');
+          done(refuse(IDENTIFIER_REJECTED, 'client id must be the device id'), false);
+          return;
+        }
+        devices.set(client, v.id);
+        done(null, true);
+      },
+      (err: unknown) => {
+        refused('internal');
+        log.error({ err }, 'device certificate check failed');
         done(refuse(SERVER_UNAVAILABLE, 'server unavailable'), false);
       },
     );

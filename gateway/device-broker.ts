@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
 import { Aedes } from 'aedes';
 import type { ReadingLimits } from '../core/reading-schema.js';
 import type { Logger } from '../ops/log.js';
@@ -22,7 +22,15 @@ export interface DeviceBrokerOptions {
   /** 0 picks a free port (tests). */
   port: number;
   /** A TLS listener as well, when given. */
-  tls?: { host: string; port: number; options: TlsOptions } | undefined;
+  tls?:
+    | {
+        host: string;
+        port: number;
+        options: TlsOptions;
+        /** Accept device client certificates issued by Trent (root, CRL PEM). */
+        clientCertificates?: { root: string; crl?: string | undefined } | undefined;
+      }
+    | undefined;
   registry: DeviceRegistry;
   intake: Intake;
   metrics: GatewayMetrics;
@@ -52,8 +60,17 @@ export class DeviceBroker {
   static async start(o: DeviceBrokerOptions): Promise<DeviceBroker> {
     const log = o.log;
     let aedes: Aedes | undefined;
+    const peerCerts = new WeakMap<object, Uint8Array>();
+    const cc = o.tls?.clientCertificates;
     const auth = deviceAuth({
       registry: o.registry,
+      certificates: cc
+        ? {
+            root: cc.root,
+            crl: cc.crl,
+            peerCertificate: (client) => peerCerts.get(client.conn),
+          }
+        : undefined,
       metrics: o.metrics,
       log,
       maxConnections: o.maxConnections ?? 10_000,
@@ -92,12 +109,15 @@ export class DeviceBroker {
     const maxPacket = o.maxPacketBytes ?? (o.limits?.maxPayloadBytes ?? 64 * 1024) + 1024;
     const accept = (socket: Socket) => {
       socket.setNoDelay(true);
-      a.handle(
-        new FrameLimitedConnection(socket, maxPacket, (err) => {
-          o.metrics.rejected.inc({ reason: 'packet-too-large' });
-          log.warn({ err: err.message, remote: socket.remoteAddress }, 'MQTT packet too large');
-        }),
-      );
+      const conn = new FrameLimitedConnection(socket, maxPacket, (err) => {
+        o.metrics.rejected.inc({ reason: 'packet-too-large' });
+        log.warn({ err: err.message, remote: socket.remoteAddress }, 'MQTT packet too large');
+      });
+      if (socket instanceof TLSSocket) {
+        const raw = socket.getPeerCertificate(false)?.raw;
+        if (raw && raw.length > 0) peerCerts.set(conn, new Uint8Array(raw));
+      }
+      a.handle(conn);
     };
     const servers: Server[] = [];
     try {
@@ -106,7 +126,12 @@ export class DeviceBroker {
       await once(tcp, 'listening');
       servers.push(tcp);
       if (o.tls) {
-        const tls = createTlsServer(o.tls.options, accept);
+        // With client certificates: asked for, never required (a device may use its
+        // secret over TLS), and judged by ca's validator in authenticate, not by OpenSSL.
+        const tls = createTlsServer(
+          cc ? { ...o.tls.options, requestCert: true, rejectUnauthorized: false } : o.tls.options,
+          accept,
+        );
         tls.listen(o.tls.port, o.tls.host);
         await once(tls, 'listening');
         servers.push(tls);

@@ -219,6 +219,7 @@ export class Gateway {
                     key: readText(tls.key, 'device TLS key'),
                     ...(tls.ca ? { ca: readText(tls.ca, 'device TLS CA') } : {}),
                   },
+                  clientCertificates: tls.deviceCertificates ? { root, crl } : undefined,
                 }
               : undefined,
             registry: new DeviceRegistry(spool.db),
@@ -327,20 +328,29 @@ export class Gateway {
     await this.external?.close();
     await this.#intake.close();
     await this.#batcher.close();
-    const deadline = Date.now() + this.#cfg.notary.drainOnShutdownMs;
-    await new Promise<void>((resolve) => {
-      const check = async () => {
-        const left = (await this.spool.unreceipted(1, 1)).length;
-        if (left === 0 || Date.now() >= deadline || !this.#uplink.connected) return resolve();
-        this.#uplink.onReceipt = () => void check();
-        setTimeout(() => void check(), Math.max(0, deadline - Date.now())).unref();
-      };
-      void check();
-    });
+    await this.#waitForReceipts(this.#cfg.notary.drainOnShutdownMs);
     await this.#uplink.close();
     await this.#signer.close();
     await this.http.close();
     await this.spool.close();
     log.info('gateway stopped');
+  }
+
+  /** Until every block has a receipt, the uplink is down, or `ms` have passed. */
+  async #waitForReceipts(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    let wake: () => void = () => {};
+    this.#uplink.onReceipt = () => wake();
+    try {
+      while (Date.now() < deadline && this.#uplink.connected) {
+        if ((await this.spool.unreceipted(1, 1)).length === 0) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, Math.min(250, Math.max(0, deadline - Date.now()))).unref();
+        });
+      }
+    } finally {
+      this.#uplink.onReceipt = () => {};
+    }
   }
 }

@@ -124,6 +124,8 @@ export class Uplink {
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#inflight.clear();
+      if (this.#answerTimer) clearTimeout(this.#answerTimer);
+      this.#answerTimer = undefined;
       this.#next = this.#resendBelow > 0 ? this.#gapFrom : 1;
       this.#pump();
     }, delayMs);
@@ -177,8 +179,9 @@ export class Uplink {
     return row?.n ?? 0;
   }
 
+  /** Measures time without progress: armed at a submit, restarted by each receipt only. */
   #armAnswerTimer(): void {
-    if (this.#answerTimer) clearTimeout(this.#answerTimer);
+    if (this.#answerTimer) return;
     this.#answerTimer = setTimeout(() => {
       this.#answerTimer = undefined;
       if (this.#inflight.size > 0) {
@@ -255,10 +258,10 @@ export class Uplink {
       'receipt stored',
     );
     this.onReceipt(ans.seq);
-    if (this.#inflight.size === 0 && this.#answerTimer) {
-      clearTimeout(this.#answerTimer);
-      this.#answerTimer = undefined;
-    }
+    // Progress: the no-answer clock starts again (or stops when nothing is in flight).
+    if (this.#answerTimer) clearTimeout(this.#answerTimer);
+    this.#answerTimer = undefined;
+    if (this.#inflight.size > 0) this.#armAnswerTimer();
     this.#pump();
   }
 

@@ -9,7 +9,7 @@ import { Intake } from '../../gateway/intake.js';
 import { gatewayMetrics } from '../../gateway/metrics.js';
 import { DeviceRegistry } from '../../gateway/registry.js';
 import { Spool } from '../../gateway/spool.js';
-import { FAST_SCRYPT, readingBytes, tempDir } from './helpers.js';
+import { FAST_SCRYPT, metricValue, readingBytes, tempDir } from './helpers.js';
 
 t.test('devices over TLS: the same auth and spool, on the TLS listener', async (t) => {
   const dir = tempDir(t);
@@ -84,5 +84,137 @@ t.test('devices over TLS: the same auth and spool, on the TLS listener', async (
     }),
     { code: 4 },
     'wrong secret refused over TLS too',
+  );
+});
+
+t.test('devices with a Trent client certificate need no secret; others are refused', async (t) => {
+  const { p256 } = await import('@noble/curves/nist.js');
+  const { createPrivateKey, createPublicKey } = await import('node:crypto');
+  const { createCsr } = await import('../../ca/csr.js');
+  const { pki } = await import('./pki.js');
+  const p = await pki(t);
+  const dir = tempDir(t);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { cwd: dir, stdio: 'ignore' },
+  );
+  const serverCert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  // A device key in software (a real device keeps it in its secure element).
+  const d = p256.utils.randomSecretKey();
+  const pub = p256.getPublicKey(d, false);
+  const jwk = {
+    kty: 'EC',
+    crv: 'P-256',
+    x: Buffer.from(pub.subarray(1, 33)).toString('base64url'),
+    y: Buffer.from(pub.subarray(33)).toString('base64url'),
+  };
+  const spki = createPublicKey({ key: jwk, format: 'jwk' }).export({ format: 'der', type: 'spki' });
+  const keyPem = createPrivateKey({
+    key: { ...jwk, d: Buffer.from(d).toString('base64url') },
+    format: 'jwk',
+  }).export({ format: 'pem', type: 'pkcs8' }) as string;
+  const csr = await createCsr({
+    signer: { signDigest: async (_label, digest) => p256.sign(digest, d, { prehash: false }) },
+    keyLabel: 'device',
+    spki,
+    role: 'device',
+    id: 'ecg-7',
+  });
+  const devCert = (await p.ca.issue({ role: 'device', id: 'ecg-7', csr })).certificate.toString(
+    'pem',
+  );
+
+  const spool = await Spool.open(join(dir, 'gw.db'));
+  const metrics = gatewayMetrics();
+  const intake = new Intake(spool, { maxBacklogReadings: 100, maxBacklogBytes: 1 << 20 });
+  const broker = await DeviceBroker.start({
+    host: '127.0.0.1',
+    port: 0,
+    tls: {
+      host: '127.0.0.1',
+      port: 0,
+      options: { cert: serverCert, key: readFileSync(join(dir, 'key.pem'), 'utf8') },
+      clientCertificates: { root: p.rootPem },
+    },
+    registry: new DeviceRegistry(spool.db, FAST_SCRYPT),
+    intake,
+    metrics,
+    log: pino({ level: 'silent' }),
+  });
+  t.teardown(async () => {
+    await broker.close();
+    await intake.close();
+    await spool.close();
+  });
+  const url = `mqtts://127.0.0.1:${broker.tlsPort}`;
+  const c = await mqtt.connectAsync(url, {
+    protocolVersion: 4,
+    clientId: 'ecg-7',
+    ca: serverCert,
+    cert: devCert,
+    key: keyPem,
+    reconnectPeriod: 0,
+  });
+  t.teardown(() => c.end(true));
+  await c.publishAsync('med/v1/dev/ecg-7/obs', Buffer.from(readingBytes('ecg-7', 1)), { qos: 1 });
+  const row = await spool.db.get<{ n: number }>(
+    "SELECT count(*) AS n FROM readings WHERE device_id = 'ecg-7'",
+  );
+  t.equal(row?.n, 1, 'authenticated by its certificate, stored');
+  const code = (cert: string, key: string, clientId: string) =>
+    mqtt
+      .connectAsync(url, {
+        protocolVersion: 4,
+        clientId,
+        ca: serverCert,
+        cert,
+        key,
+        reconnectPeriod: 0,
+      })
+      .then(
+        (x) => {
+          x.end(true);
+          return 0;
+        },
+        (err: { code?: number | string }) => err.code,
+      );
+  // Trent's certificate for another role on the same key: not a device.
+  const readerCert = (await p.ca.issue({ role: 'reader', id: 'ecg-7r', readerSpki: spki }))
+    .certificate;
+  t.equal(
+    await code(readerCert.toString('pem'), keyPem, 'ecg-7r'),
+    5,
+    'wrong role: not authorized',
+  );
+  // A certificate from another CA.
+  t.equal(
+    await code(serverCert, readFileSync(join(dir, 'key.pem'), 'utf8'), 'ecg-7'),
+    5,
+    'foreign issuer: not authorized',
+  );
+  t.equal(await metricValue(metrics.connectRefused, { reason: 'bad-certificate' }), 2);
+  t.equal(
+    await code(devCert, keyPem, 'ox-1'),
+    2,
+    'a device certificate cannot take another client id',
   );
 });
