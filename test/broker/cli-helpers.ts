@@ -22,7 +22,7 @@ export function medchain(args: string[]) {
 export function startCli(
   t: { teardown(fn: () => unknown): void },
   config: string,
-): Promise<{ child: ChildProcess; mqtt: number; http: number }> {
+): Promise<{ child: ChildProcess; mqtt: number; http: number; stderr: () => string }> {
   const child = spawn(process.execPath, [...process.execArgv, MAIN, 'notary', '--config', config], {
     env: env(),
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -33,14 +33,14 @@ export function startCli(
   let err = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`notary not ready:\n${err}`)), 30_000);
-    child.on('exit', (code) => reject(new Error(`notary exited ${code}:\n${err}`)));
+    child.once('exit', (code) => reject(new Error(`notary exited ${code}:\n${err}`)));
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
       for (const line of err.split('\n')) {
         if (!line.includes('"notary ready"')) continue;
         const j = JSON.parse(line) as { mqtt: number; http: number };
         clearTimeout(timer);
-        resolve({ child, mqtt: j.mqtt, http: j.http });
+        resolve({ child, mqtt: j.mqtt, http: j.http, stderr: () => err });
         return;
       }
     });

@@ -105,7 +105,15 @@ t.test('two gateways, institution and regional notaries from the CLI', async (t)
   for (const p of [institution, regional]) {
     const exited = new Promise((resolve) => p.child.once('exit', (code) => resolve(code)));
     p.child.kill('SIGTERM');
-    t.equal(await exited, 0, 'graceful stop');
+    t.equal(
+      await exited,
+      0,
+      `graceful stop\n${p
+        .stderr()
+        .split('\n')
+        .filter((l) => /"level":[56]0/.test(l))
+        .join('\n')}`,
+    );
   }
   for (const id of ['notary-1', 'regional']) {
     const out = join(dir, `${id}.cbor`);
