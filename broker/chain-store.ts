@@ -520,6 +520,11 @@ export class ChainStore {
         height,
       ]);
       if (!b) throw new BrokerError(BrokerCode.BadRequest, `no block at height ${height}`);
+      const done = await tx.get<{ height: number }>(
+        'SELECT height FROM erasures WHERE height = ?',
+        [height],
+      );
+      if (done) return;
       await tx.run(
         'INSERT INTO erasures (height, erased_at, reason) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
         [height, at, reason],

@@ -35,6 +35,11 @@ export const NotaryConfigSchema = z.strictObject({
     /** CRL file (PEM or DER), re-read when it changes. */
     crl: z.string().optional(),
     skewMs: z.number().int().min(0).max(86_400_000).default(300_000),
+    /** MQTT broker where the CA publishes its CRL retained (mqtt:// or mqtts://). */
+    crlUrl: z
+      .string()
+      .regex(/^mqtts?:\/\//, 'an mqtt:// or mqtts:// URL')
+      .optional(),
   }),
   /** PEM files or directories of submitters' signing certificates. */
   certificates: z.array(z.string()).default([]),

@@ -46,6 +46,7 @@ export class Notary {
   readonly checkpointer: Checkpointer;
   readonly http: HttpApi | undefined;
   readonly metrics: NotaryMetrics;
+  readonly trust: Trust;
   #stopped = false;
 
   private constructor(parts: {
@@ -55,6 +56,7 @@ export class Notary {
     checkpointer: Checkpointer;
     http: HttpApi | undefined;
     metrics: NotaryMetrics;
+    trust: Trust;
   }) {
     this.store = parts.store;
     this.registrar = parts.registrar;
@@ -62,6 +64,7 @@ export class Notary {
     this.checkpointer = parts.checkpointer;
     this.http = parts.http;
     this.metrics = parts.metrics;
+    this.trust = parts.trust;
   }
 
   static async start(o: NotaryOptions): Promise<Notary> {
@@ -137,7 +140,15 @@ export class Notary {
             log,
           })
         : undefined;
-      notary = new Notary({ store, registrar, broker, checkpointer, http, metrics });
+      notary = new Notary({
+        store,
+        registrar,
+        broker,
+        checkpointer,
+        http,
+        metrics,
+        trust: o.trust,
+      });
       return notary;
     } catch (err) {
       await checkpointer?.stop();

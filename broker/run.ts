@@ -14,6 +14,7 @@ import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
 import type { Logger } from '../ops/log.js';
 import { CertificateBook } from './cert-book.js';
 import type { NotaryConfig } from './config.js';
+import { CrlFollower } from './crl-follower.js';
 import { BrokerCode, BrokerError } from './errors.js';
 import { NotaryMetrics } from './metrics.js';
 import { Notary } from './notary.js';
@@ -104,6 +105,22 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
         );
       });
     }
+    const tlsPem = {
+      key: readFileSync(c.tls.key, 'utf8'),
+      cert: readFileSync(c.tls.cert, 'utf8'),
+      ca: trust.root.toString('pem'),
+    };
+    const crlFollower = c.trust.crlUrl
+      ? new CrlFollower({
+          url: c.trust.crlUrl,
+          trust,
+          clientId: `${c.notaryId}-crl`,
+          ...(c.trust.crlUrl.startsWith('mqtts:') ? { tls: tlsPem } : {}),
+          onInstalled: () => void notary.broker.recheckClients(),
+          log,
+          metrics,
+        })
+      : undefined;
     const upstream = c.upstream
       ? await Upstream.start({
           notaryId: c.notaryId,
@@ -128,6 +145,7 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
       upstream,
       async stop() {
         if (crlPath) unwatchFile(crlPath);
+        await crlFollower?.stop();
         await upstream?.stop();
         await notary.stop();
         await child.close();

@@ -64,6 +64,8 @@ export class Upstream extends EventEmitter {
   readonly client: MqttClient;
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
+  #stopped = false;
+  #ticking: Promise<void> | undefined;
 
   private constructor(o: UpstreamOptions, client: MqttClient) {
     super();
@@ -121,8 +123,13 @@ export class Upstream extends EventEmitter {
   }
 
   /** Resends the pending anchor, or makes a new one when the chain has grown. */
-  async tick(): Promise<void> {
-    if (this.#busy || !this.client.connected) return;
+  tick(): Promise<void> {
+    if (this.#stopped || this.#busy || !this.client.connected) return Promise.resolve();
+    this.#ticking = this.#tick();
+    return this.#ticking;
+  }
+
+  async #tick(): Promise<void> {
     this.#busy = true;
     try {
       const last = await this.#last();
@@ -157,8 +164,8 @@ export class Upstream extends EventEmitter {
     } catch (err) {
       this.#o.log?.error({ err }, 'anchoring failed; retried at the next tick');
     } finally {
+      await this.#updateLag();
       this.#busy = false;
-      this.#o.metrics?.upstreamLag.set(this.#o.store.size - (await this.anchoredSize()));
     }
   }
 
@@ -168,7 +175,24 @@ export class Upstream extends EventEmitter {
     });
   }
 
+  async #updateLag(): Promise<void> {
+    try {
+      this.#o.metrics?.upstreamLag.set(this.#o.store.size - (await this.anchoredSize()));
+    } catch (err) {
+      this.#o.log?.warn({ err }, 'upstream lag not updated');
+    }
+  }
+
   async #answer(bytes: Uint8Array): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await this.#onAnswer(bytes);
+    } catch (err) {
+      this.#o.log?.error({ err }, 'handling an upstream answer failed; the anchor is resent');
+    }
+  }
+
+  async #onAnswer(bytes: Uint8Array): Promise<void> {
     const a = decodeAnswer(bytes);
     if (!a.ok) {
       this.#o.log?.warn({ detail: a.detail }, 'unreadable upstream answer');
@@ -190,7 +214,7 @@ export class Upstream extends EventEmitter {
       'UPDATE anchors SET receipt = ? WHERE upstream_seq = ? AND receipt IS NULL',
       [ans.receipt, ans.seq],
     );
-    this.#o.metrics?.upstreamLag.set(this.#o.store.size - (await this.anchoredSize()));
+    await this.#updateLag();
     if (r.changes === 1) {
       const row = await this.#o.store.db.get<{ size: number }>(
         'SELECT size FROM anchors WHERE upstream_seq = ?',
@@ -202,10 +226,13 @@ export class Upstream extends EventEmitter {
     }
   }
 
+  /** Stops anchoring; waits for a running tick so nothing touches the store afterwards. */
   async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#ticking;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.client.endAsync();
+    await this.client.endAsync(true);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * medchain notary --config FILE          run a notary until SIGINT/SIGTERM (graceful stop)
  * medchain notary export --db F --out F  write the chain export (docs/FORMAT-export.md)
+ * medchain notary erase --db F --height N --reason T   erase one block body (DESIGN §3.8)
  * medchain notary verify-export --in F --root F   verify an export offline
  */
 import { readFileSync } from 'node:fs';
@@ -58,6 +59,26 @@ export function notaryCommand(): Command {
       try {
         const n = await writeExport(store, flags.out);
         print(`exported ${n} entries to ${flags.out}`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  cmd
+    .command('erase')
+    .description('erase the encrypted body of one block (logged; header, entry and chain stay)')
+    .requiredOption('--db <file>', 'notary chain database')
+    .requiredOption('--height <n>', 'chain height of the block')
+    .requiredOption(
+      '--reason <text>',
+      'why (retention, erasure request id): kept in the erasure log',
+    )
+    .action(async (flags: { db: string; height: string; reason: string }) => {
+      const height = Number(flags.height);
+      const store = await ChainStore.open(flags.db);
+      try {
+        await store.eraseBody(height, flags.reason, Date.now());
+        print(`erased the body of block ${height}`);
       } finally {
         await store.close();
       }

@@ -4,7 +4,6 @@
  * an entry that exists with those bytes, the gateway's resends complete the chain, no
  * height is used twice, and the exported chain verifies offline.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,51 +11,13 @@ import t from 'tap';
 import { verifyReceipt } from '../../core/receipt.js';
 import { decodeAnswer, topics } from '../../core/submit.js';
 import { createTestPki, PARTICIPANT_TOKEN } from '../helpers/pki.js';
-import { USER_PIN } from '../helpers/softhsm.js';
+import { medchain, startCli } from './cli-helpers.js';
 import { BlockMaker, connectAs, tempDir } from './helpers.js';
 
-const MAIN = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
 const pki = await createTestPki(t);
 const me = await pki.participant('notary', 'notary-1');
 const gw1 = await pki.participant('gateway', 'gw-1');
 const notaryKey = createPublicKey(me.signing.pem);
-const env = { ...process.env, MEDCHAIN_HSM_PIN: USER_PIN, MEDCHAIN_LOG_LEVEL: 'info' };
-
-function medchain(args: string[]) {
-  return spawnSync(process.execPath, [...process.execArgv, MAIN, ...args], {
-    env,
-    encoding: 'utf8',
-  });
-}
-
-/** Starts `medchain notary --config`; resolves with the process and its ports once ready. */
-function startCli(
-  t: { teardown(fn: () => unknown): void },
-  config: string,
-): Promise<{ child: ChildProcess; mqtt: number; http: number }> {
-  const child = spawn(process.execPath, [...process.execArgv, MAIN, 'notary', '--config', config], {
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  t.teardown(() => {
-    child.kill('SIGKILL');
-  });
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`notary not ready:\n${err}`)), 30_000);
-    child.on('exit', (code) => reject(new Error(`notary exited ${code}:\n${err}`)));
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      for (const line of err.split('\n')) {
-        if (!line.includes('"notary ready"')) continue;
-        const j = JSON.parse(line) as { mqtt: number; http: number };
-        clearTimeout(timer);
-        resolve({ child, mqtt: j.mqtt, http: j.http });
-        return;
-      }
-    });
-  });
-}
 
 t.test(
   'SIGKILL mid-stream, restart, resend: receipts match entries, export verifies',
@@ -147,6 +108,13 @@ t.test(
     const ver = medchain(['notary', 'verify-export', '--in', out, '--root', pki.rootPath]);
     t.equal(ver.status, 0, ver.stdout + ver.stderr);
     t.match(ver.stdout, /"ok":true/);
+    const er = medchain(['notary', 'erase', '--db', db, '--height', '2', '--reason', 'request #7']);
+    t.equal(er.status, 0, er.stderr);
+    const out2 = join(dir, 'chain-erased.cbor');
+    t.equal(medchain(['notary', 'export', '--db', db, '--out', out2]).status, 0);
+    const ver2 = medchain(['notary', 'verify-export', '--in', out2, '--root', pki.rootPath]);
+    t.equal(ver2.status, 0, ver2.stdout);
+    t.match(ver2.stdout, /"erased":\[2\]/, 'the erased body is reported, the chain verifies');
   },
 );
 

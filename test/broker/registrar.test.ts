@@ -174,3 +174,15 @@ t.test('many blocks from two gateways at once: batched, all chained', async (t) 
   const count = Number(/medchain_notary_batch_size_count (\d+)/.exec(batches)?.[1]);
   t.ok(count < 40, `${count} transactions for 40 blocks`);
 });
+
+t.test('too large, and one block twice in one batch: one entry, one receipt', async (t) => {
+  const { registrar, store } = await setup(t);
+  refused(t, await registrar.submit('gw-1', new Uint8Array((1 << 20) + 1)), RefusalReason.TooLarge);
+  const b = await new BlockMaker('gw-1', gw1Signer).next();
+  const [x, y] = await Promise.all([
+    registrar.submit('gw-1', b.bytes),
+    registrar.submit('gw-1', b.bytes),
+  ]);
+  t.same(registered(t, x, 1), registered(t, y, 1), 'same receipt');
+  t.equal(store.size, 1);
+});
