@@ -3,6 +3,7 @@ import type { SimDevice } from './device.js';
 import type { PayloadFormat } from './encode.js';
 import {
   burst,
+  duplicate,
   type FaultName,
   type FaultOptions,
   foreignTopic,
@@ -35,7 +36,8 @@ export interface EmitterOptions {
  * Turns a device's readings into MQTT messages, with faults drawn at their rates from the
  * device's seed (at most one per scheduled reading) or injected on demand. A fault that
  * spoils a reading replaces it and keeps its seq, so the seqs a device sends are
- * 1, 2, 3, … with no hole; 'replay' and 'burst' add messages to the scheduled one.
+ * 1, 2, 3, … with no hole; 'replay', 'duplicate' and 'burst' add messages to the
+ * scheduled one.
  */
 export class DeviceEmitter {
   readonly device: SimDevice;
@@ -115,6 +117,10 @@ export class DeviceEmitter {
         const back = Math.min(50, r.seq - 1);
         const old = back === 0 ? r.seq : r.seq - 1 - Math.floor(this.rand() * back);
         return [validMessage(r, f), replay(r, f, old)];
+      }
+      case 'duplicate': {
+        const m = validMessage(r, f);
+        return [m, duplicate(m)];
       }
       case 'burst': {
         const n = Math.max(1, this.faultOptions.burstSize ?? 20);

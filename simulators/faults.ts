@@ -22,6 +22,7 @@ export const FAULTS = [
   'oversize',
   'skew',
   'replay',
+  'duplicate',
   'foreign-topic',
   'burst',
 ] as const;
@@ -37,7 +38,7 @@ export interface Expectation {
   /** Decodes with clockSkewed = true when receivedAt ≈ the device's true time. */
   readonly clockSkewed: boolean;
   /** What only the gateway can see: a topic not the connection's own, a seq it has. */
-  readonly gatewayCheck?: 'acl' | 'replay';
+  readonly gatewayCheck?: 'acl' | 'replay' | 'duplicate';
 }
 
 export interface OutMessage {
@@ -205,6 +206,14 @@ export function replay(r: Reading, format: PayloadFormat, oldSeq: number): OutMe
     { ...OK, gatewayCheck: 'replay' },
     oldSeq,
   );
+}
+
+/**
+ * The same bytes again under the same seq, as a device that missed a PUBACK resends: the
+ * gateway must take it as the reading it already holds, not as a replay (DESIGN §2 dedup).
+ */
+export function duplicate(sent: OutMessage): OutMessage {
+  return { ...sent, fault: 'duplicate', expect: { ...sent.expect, gatewayCheck: 'duplicate' } };
 }
 
 /** Valid readings sent back to back, as a device does when it flushes its buffer. */

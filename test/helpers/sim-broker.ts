@@ -1,4 +1,5 @@
 import { EventEmitter, once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 
@@ -33,6 +34,35 @@ export interface TestBroker {
   /** Resolves when `pred` holds, re-checked after every PUBLISH; rejects after timeoutMs. */
   until(pred: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A free port below the kernel's ephemeral range, for a broker that must come back on the
+ * same port. A client reconnecting to a closed port inside the range can be handed that
+ * very port as its own local port and connect to itself (TCP simultaneous open), which
+ * then holds the port (EADDRINUSE) and answers the client's CONNECT with its own CONNECT.
+ */
+export async function restartablePort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+  } catch {
+    // not Linux: keep the IANA-ish default
+  }
+  const floor = Math.max(1024, Math.min(10_000, low - 1000));
+  for (let i = 0; i < 100; i++) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    const probe = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) {
+      await new Promise((r) => probe.close(r));
+      return port;
+    }
+  }
+  throw new Error('no free port below the ephemeral range');
 }
 
 export interface BrokerOptions {

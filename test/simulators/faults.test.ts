@@ -48,6 +48,7 @@ const REASON: Record<FaultName, Record<PayloadFormat, string>> = {
   // payload's; the gateway's ACL refuses it before decoding).
   skew: { cbor: 'accepted', json: 'accepted' },
   replay: { cbor: 'accepted', json: 'accepted' },
+  duplicate: { cbor: 'accepted', json: 'accepted' },
   'foreign-topic': { cbor: 'device-id-mismatch', json: 'device-id-mismatch' },
   burst: { cbor: 'accepted', json: 'accepted' },
 };
@@ -73,31 +74,41 @@ for (const format of ['cbor', 'json'] as const) {
   });
 }
 
-t.test('skew is flagged, never refused; replay reuses a seq; burst sends N', async (t) => {
-  const { em, dev, tick, now } = emitter('ox', 'cbor');
-  for (let i = 0; i < 10; i++) em.step();
-  tick(10_000);
-  const [skewed] = em.inject('skew');
-  const d = judge(skewed!, now());
-  t.ok(d.ok && d.value.clockSkewed && d.value.clockSkewMs === 600_000);
+t.test(
+  'skew is flagged, never refused; replay and duplicate reuse a seq; burst sends N',
+  async (t) => {
+    const { em, dev, tick, now } = emitter('ox', 'cbor');
+    for (let i = 0; i < 10; i++) em.step();
+    tick(10_000);
+    const [skewed] = em.inject('skew');
+    const d = judge(skewed!, now());
+    t.ok(d.ok && d.value.clockSkewed && d.value.clockSkewMs === 600_000);
 
-  const before = dev.nextSeq;
-  const replay = em.inject('replay');
-  t.equal(replay.length, 2, 'the reading and its replay');
-  t.equal(replay[0]!.seq, before);
-  t.ok(replay[1]!.seq! < before, 'replay carries an earlier seq');
-  t.equal(replay[1]!.expect.gatewayCheck, 'replay');
+    const before = dev.nextSeq;
+    const replay = em.inject('replay');
+    t.equal(replay.length, 2, 'the reading and its replay');
+    t.equal(replay[0]!.seq, before);
+    t.ok(replay[1]!.seq! < before, 'replay carries an earlier seq');
+    t.equal(replay[1]!.expect.gatewayCheck, 'replay');
 
-  const b = em.inject('burst');
-  t.equal(b.length, 20);
-  t.same(
-    b.map((m) => m.seq),
-    Array.from({ length: 20 }, (_, i) => before + 1 + i),
-  );
-  const f = em.inject('foreign-topic')[0]!;
-  t.equal(f.topic, 'med/v1/dev/ox-2/obs', 'a peer, never itself');
-  t.equal(f.expect.gatewayCheck, 'acl');
-});
+    const [orig, dup] = em.inject('duplicate');
+    t.equal(dup!.seq, orig!.seq, 'duplicate: same seq');
+    t.ok(Buffer.from(dup!.payload).equals(Buffer.from(orig!.payload)), 'duplicate: same bytes');
+    t.equal(dup!.expect.gatewayCheck, 'duplicate');
+    t.notOk(Buffer.from(replay[1]!.payload).equals(Buffer.from(replay[0]!.payload)));
+
+    const next = dev.nextSeq;
+    const b = em.inject('burst');
+    t.equal(b.length, 20);
+    t.same(
+      b.map((m) => m.seq),
+      Array.from({ length: 20 }, (_, i) => next + i),
+    );
+    const f = em.inject('foreign-topic')[0]!;
+    t.equal(f.topic, 'med/v1/dev/ox-2/obs', 'a peer, never itself');
+    t.equal(f.expect.gatewayCheck, 'acl');
+  },
+);
 
 t.test('faults at a rate: replace readings, keep seqs contiguous, each as expected', async (t) => {
   const rates = Object.fromEntries(FAULTS.map((f) => [f, 0.03]));
@@ -109,7 +120,7 @@ t.test('faults at a rate: replace readings, keep seqs contiguous, each as expect
       tick(30_000);
       for (const m of em.due()) {
         seen.set(m.fault ?? 'none', (seen.get(m.fault ?? 'none') ?? 0) + 1);
-        if (m.fault !== 'replay') seqs.push(m.seq ?? Number.NaN);
+        if (m.fault !== 'replay' && m.fault !== 'duplicate') seqs.push(m.seq ?? Number.NaN);
         const d = judge(m, now());
         const got = d.ok ? (d.value.clockSkewed ? 'skewed' : 'accepted') : d.error.reason;
         const want = m.expect.reason ?? (m.expect.clockSkewed ? 'skewed' : 'accepted');

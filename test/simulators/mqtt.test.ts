@@ -1,11 +1,9 @@
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import t from 'tap';
 import { decodeReading } from '../../core/reading-decode.js';
 import { DeviceClient } from '../../simulators/client.js';
 import { SimDevice } from '../../simulators/device.js';
 import { DEVICE_KINDS } from '../../simulators/kinds.js';
-import { type Received, startBroker } from '../helpers/sim-broker.js';
+import { type Received, restartablePort, startBroker } from '../helpers/sim-broker.js';
 
 const TOPIC_RE = /^med\/v1\/dev\/([^/]+)\/obs$/;
 
@@ -129,10 +127,8 @@ t.test(
 t.test(
   'startOnConnect: measure from the first CONNACK, or from power-on and catch up',
   async (t) => {
-    const probe = createServer().listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const port = (probe.address() as { port: number }).port;
-    await new Promise((r) => probe.close(r));
+    // Devices retry a closed port before the broker starts: keep it out of the ephemeral range.
+    const port = await restartablePort();
     const url = `mqtt://127.0.0.1:${port}`;
     const make = (id: string, startOnConnect: boolean) =>
       new DeviceClient(

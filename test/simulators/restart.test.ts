@@ -4,7 +4,7 @@ import { decodeReading } from '../../core/reading-decode.js';
 import { DeviceClient } from '../../simulators/client.js';
 import { SimDevice } from '../../simulators/device.js';
 import { startFleet } from '../../simulators/fleet.js';
-import { type Received, startBroker } from '../helpers/sim-broker.js';
+import { type Received, restartablePort, startBroker } from '../helpers/sim-broker.js';
 
 // aedes keeps sessions and unacknowledged packets in memory: a restarted broker knows
 // nothing. What saves the readings is the device: mqtt.js keeps every unacknowledged QoS 1
@@ -24,7 +24,7 @@ const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i)
 const sorted = (xs: Iterable<number>) => [...new Set(xs)].sort((x, y) => x - y);
 
 t.test('broker restart: unacknowledged and offline readings all arrive', async (t) => {
-  const a = await startBroker();
+  const a = await startBroker({ port: await restartablePort() });
   const port = a.port;
   const sim = new SimDevice({ kind: 'ox', id: 'ox-1', patient: 'pat-1' }, { seed: 9 });
   const dev = new DeviceClient(sim, { url: a.url, auto: false, reconnectPeriodMs: 50 });
@@ -64,7 +64,7 @@ t.test('a broker that dies while the store is being re-sent: new readings not lo
   // mqtt.js re-sends its store one PUBLISH at a time after a reconnect and parks new
   // publishes in a side queue meanwhile; if the link drops then, it fails them with
   // 'Connection closed' without storing them. DeviceClient publishes those again.
-  const a = await startBroker();
+  const a = await startBroker({ port: await restartablePort() });
   const port = a.port;
   const sim = new SimDevice({ kind: 'ox', id: 'ox-2', patient: 'pat-2' }, { seed: 5 });
   const dev = new DeviceClient(sim, { url: a.url, auto: false, reconnectPeriodMs: 50 });
@@ -99,7 +99,7 @@ t.test('a broker that dies while the store is being re-sent: new readings not lo
 });
 
 t.test('a running fleet over a broker restart: every device’s seqs arrive, no gap', async (t) => {
-  const a = await startBroker();
+  const a = await startBroker({ port: await restartablePort() });
   const port = a.port;
   const fleet = startFleet({
     url: a.url,
