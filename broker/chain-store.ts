@@ -12,6 +12,14 @@ import { leafHash, merkleRoot } from '../core/merkle.js';
 import { MerkleBuilder } from '../core/merkle-builder.js';
 import { consistencyProof, inclusionProof } from '../core/merkle-proof.js';
 import { type Queryable, SqliteDb, type SqliteOptions } from '../ops/sqlite.js';
+import {
+  type BlockRow,
+  corrupt,
+  type EntryRow,
+  toStoredBlock,
+  toStoredEntry,
+  u8,
+} from './chain-rows.js';
 import { SCHEMA, SCHEMA_VERSION } from './chain-schema.js';
 import { BrokerCode, BrokerError } from './errors.js';
 
@@ -52,47 +60,6 @@ export interface StoredBlock {
   readonly bodyHash: Uint8Array;
   readonly body: Uint8Array;
   readonly erased: { readonly at: number; readonly reason: string } | undefined;
-}
-
-interface EntryRow {
-  height: number;
-  entry: Buffer;
-  entry_hash: Buffer;
-  internal: Buffer;
-  submitter: string;
-  registered_at: number;
-  log_root: Buffer;
-}
-
-interface BlockRow {
-  height: number;
-  gateway: string;
-  seq: number;
-  kid: Buffer;
-  signed_header: Buffer;
-  body_hash: Buffer;
-  body: Buffer;
-  erased_at: number | null;
-  reason: string | null;
-}
-
-const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-
-function toStoredEntry(r: EntryRow): StoredEntry {
-  const entryBytes = u8(r.entry);
-  return {
-    height: r.height,
-    entryBytes,
-    entryHash: u8(r.entry_hash),
-    logRoot: u8(r.log_root),
-    entry: {
-      height: r.height,
-      prev: ZERO, // filled by callers that decode; see entryAt()
-      internal: u8(r.internal),
-      submitter: r.submitter,
-      registeredAt: r.registered_at,
-    },
-  };
 }
 
 export class ChainStore {
@@ -541,23 +508,4 @@ export class ChainStore {
 
 function withPrev(e: StoredEntry, height: number, store: ChainStore): StoredEntry {
   return { ...e, entry: { ...e.entry, prev: store.headAt(height - 1) } };
-}
-
-function toStoredBlock(r: BlockRow): StoredBlock {
-  return {
-    height: r.height,
-    gateway: r.gateway,
-    seq: r.seq,
-    kid: u8(r.kid),
-    signedHeader: u8(r.signed_header),
-    bodyHash: u8(r.body_hash),
-    body: u8(r.body),
-    erased: r.erased_at === null ? undefined : { at: r.erased_at, reason: r.reason ?? '' },
-  };
-}
-
-function corrupt(height: number, why: string): BrokerError {
-  return new BrokerError(BrokerCode.Corrupt, `chain database: height ${height}: ${why}`, {
-    height,
-  });
 }

@@ -13,6 +13,7 @@ import { encodeAnswer, topics } from '../core/submit.js';
 import type { Logger } from '../ops/log.js';
 import { Admission } from './admission.js';
 import type { NotaryMetrics } from './metrics.js';
+import { guardPacketSize } from './packet-guard.js';
 import type { RegisteredEvent, Registrar } from './registrar.js';
 import type { Trust } from './trust.js';
 
@@ -32,6 +33,8 @@ export interface NotaryBrokerOptions {
   readonly port: number;
   readonly connectRoles?: readonly Role[];
   readonly submitRoles?: readonly Role[];
+  /** Largest MQTT packet accepted; a larger one closes the connection (default 16 MiB + 4 KiB). */
+  readonly maxPacketBytes?: number;
   readonly log?: Logger | undefined;
   readonly metrics?: NotaryMetrics | undefined;
 }
@@ -92,7 +95,15 @@ export class NotaryBroker {
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
       },
-      (socket) => aedes.handle(socket),
+      (socket) => {
+        const limit = o.maxPacketBytes ?? (16 << 20) + 4096;
+        guardPacketSize(socket, limit, (detail) => {
+          o.metrics?.admission.inc({ hook: 'packet', reason: 'too-large' });
+          o.log?.warn({ detail, remote: socket.remoteAddress }, 'connection closed');
+          socket.destroy();
+        });
+        aedes.handle(socket);
+      },
     );
     server.on('tlsClientError', (err) => {
       o.metrics?.admission.inc({ hook: 'tls', reason: 'handshake' });

@@ -111,6 +111,7 @@ export class Notary {
         port: o.mqtt.port,
         ...(o.mqtt.host === undefined ? {} : { host: o.mqtt.host }),
         ...(o.submitRoles ? { submitRoles: o.submitRoles } : {}),
+        maxPacketBytes: (o.maxBlockBytes ?? 16 << 20) + 4096,
         ...(o.connectRoles ? { connectRoles: o.connectRoles } : {}),
         log,
         metrics,

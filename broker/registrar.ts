@@ -67,6 +67,7 @@ export class Registrar {
   readonly #queue: Job[] = [];
   #running: Promise<void> | undefined;
   readonly #finishing = new Set<Promise<void>>();
+  #feedTail: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(opts: RegistrarOptions) {
@@ -200,9 +201,18 @@ export class Registrar {
     // and committed while this one's signatures are on the token (bounded).
     const finish = this.#finish(batch, outcomes, regs, entries, commitError).catch((err) => {
       this.#o.log?.error({ err }, 'answering a batch failed');
+      return [] as RegisteredEvent[];
     });
-    this.#finishing.add(finish);
-    void finish.finally(() => this.#finishing.delete(finish));
+    // Batches may finish out of order; the feed is chained in batch (= height) order.
+    this.#feedTail = this.#feedTail
+      .then(() => finish)
+      .then((events) => {
+        for (const ev of events) this.#o.onRegistered?.(ev);
+      })
+      .catch((err) => this.#o.log?.error({ err }, 'chain feed failed'));
+    const done = finish.then(() => undefined);
+    this.#finishing.add(done);
+    void done.finally(() => this.#finishing.delete(done));
     while (this.#finishing.size >= (this.#o.maxPendingBatches ?? 8)) {
       await Promise.race(this.#finishing);
     }
@@ -214,7 +224,7 @@ export class Registrar {
     regs: Registration[],
     entries: StoredEntry[],
     commitError: unknown,
-  ): Promise<void> {
+  ): Promise<RegisteredEvent[]> {
     const { store } = this.#o;
     const heights = new Set<number>();
     for (const o of outcomes) {
@@ -244,11 +254,14 @@ export class Registrar {
     if (commitError === undefined) {
       this.#o.metrics?.registered.inc(entries.length);
       this.#o.metrics?.entries.set(store.size);
+      const events: RegisteredEvent[] = [];
       entries.forEach((e, i) => {
         const receipt = receipts.get(e.height);
-        if (receipt) this.#o.onRegistered?.({ entry: e, registration: regs[i]!, receipt });
+        if (receipt) events.push({ entry: e, registration: regs[i]!, receipt });
       });
+      return events;
     }
+    return [];
   }
 
   /** Stored receipts for these heights; the missing ones signed (in parallel) and stored. */
@@ -315,5 +328,6 @@ export class Registrar {
     this.#closed = true;
     await this.#running;
     await Promise.all(this.#finishing);
+    await this.#feedTail;
   }
 }

@@ -186,3 +186,45 @@ t.test('too large, and one block twice in one batch: one entry, one receipt', as
   t.same(registered(t, x, 1), registered(t, y, 1), 'same receipt');
   t.equal(store.size, 1);
 });
+
+t.test('receipts are pipelined, and the chain feed stays in height order', async (t) => {
+  const dir = tempDir(t);
+  const store = await ChainStore.open(join(dir, 'chain.db'));
+  t.teardown(() => store.close());
+  const certs = new CertificateBook();
+  certs.add(gw1.signing.der);
+  let release = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  let calls = 0;
+  const feed: number[] = [];
+  const registrar = new Registrar({
+    notaryId: 'notary-1',
+    store,
+    signer: {
+      ...notarySigner,
+      signDigest: async (d) => {
+        if (calls++ === 0) await gate; // the first batch's receipt is slow on the token
+        return notarySigner.signDigest(d);
+      },
+    },
+    check: {
+      certs,
+      trust: new Trust({ root: pki.rootPem }),
+      roles: ['gateway'],
+      maxBlockBytes: 1 << 20,
+    },
+    onRegistered: (e) => feed.push(e.entry.height),
+  });
+  const m = new BlockMaker('gw-1', gw1Signer);
+  const [b1, b2] = [await m.next(), await m.next()];
+  const p1 = registrar.submit('gw-1', b1.bytes);
+  const a2 = await registrar.submit('gw-1', b2.bytes);
+  registered(t, a2, 2);
+  t.same(feed, [], 'block 2 answered while block 1 is still signing; nothing fed yet');
+  release();
+  registered(t, await p1, 1);
+  await registrar.close();
+  t.same(feed, [1, 2], 'fed in height order');
+});
