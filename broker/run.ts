@@ -8,7 +8,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { X509Certificate } from '../ca/x509.js';
 import { equalBytes } from '../core/bytes.js';
 import { kidOfCertificate } from '../core/kid.js';
-import { ES256, type Signer } from '../core/signer.js';
+import { digestSigner, type Signer } from '../core/signer.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
 import type { Logger } from '../ops/log.js';
@@ -49,11 +49,7 @@ export function tokenSigner(child: ChildSigner, keyLabel: string, cert: Uint8Arr
       `the certificate is not for token key '${keyLabel}' (public keys differ)`,
     );
   }
-  return {
-    alg: ES256,
-    kid: kidOfCertificate(cert),
-    signDigest: (d) => child.signDigest(keyLabel, d),
-  };
+  return digestSigner(kidOfCertificate(cert), (d) => child.signDigest(keyLabel, d));
 }
 
 export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNotary> {

@@ -5,16 +5,13 @@
  */
 import { abytes } from '../core/bytes.js';
 import { kidOfCertificate } from '../core/kid.js';
-import { ES256, type Signer } from '../core/signer.js';
+import { digestSigner, type Signer } from '../core/signer.js';
 import type { ChildSigner } from '../hsm/child-signer.js';
 
 export function hsmBlockSigner(child: ChildSigner, keyLabel: string, certDer: Uint8Array): Signer {
-  const kid = kidOfCertificate(abytes('certDer', certDer));
-  return {
-    alg: ES256,
-    kid,
-    signDigest: (digest) => child.signDigest(keyLabel, abytes('digest', digest, 32)),
-  };
+  return digestSigner(kidOfCertificate(abytes('certDer', certDer)), (digest) =>
+    child.signDigest(keyLabel, digest),
+  );
 }
 
 /** Wraps a signer to report each signature's latency in seconds. */
