@@ -145,17 +145,26 @@ export class ReaderExport {
   finish(): ExportStats {
     const withBody = this.stats.blocks - this.stats.erased;
     if (withBody > 0 && this.stats.read === 0) {
-      const notRecipient = this.stats.unreadable[BodyCode.NotAReader] ?? 0;
+      const why = Object.entries(this.stats.unreadable)
+        .map(([code, n]) => `${n} ${UNREADABLE[code as BodyCode]} (${code})`)
+        .join(', ');
       throw new FhirError(
         FhirCode.NothingReadable,
-        `none of the ${withBody} block bodies could be decrypted with reader '${this.#reader.kid}' ` +
-          `(${notRecipient} not addressed to this reader, ${withBody - notRecipient} failed to open: wrong key?; ` +
-          `${this.stats.erased} erased)`,
+        `none of the ${withBody} block bodies could be decrypted with reader '${this.#reader.kid}': ${why}; ${this.stats.erased} erased`,
       );
     }
     return this.stats;
   }
 }
+
+const UNREADABLE: Record<BodyCode, string> = {
+  [BodyCode.NotAReader]: 'not addressed to this reader id',
+  [BodyCode.UnwrapFailed]:
+    'addressed to this reader id, but this key does not open them (wrong key?)',
+  [BodyCode.DecryptFailed]: 'failed authentication after the key unwrapped',
+  [BodyCode.Malformed]: "not encrypted reading bodies (a regional notary's checkpoint anchors?)",
+  [BodyCode.BadInput]: 'refused',
+};
 
 /** The header the chain entry registers, decoded; the export's own consistency first. */
 function registeredHeader(b: ChainBlock): BlockHeader {

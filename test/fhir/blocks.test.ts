@@ -1,6 +1,7 @@
 import { p256 } from '@noble/curves/nist.js';
 import t from 'tap';
 import {
+  bodyHash,
   encodeBlockHeader,
   internalHash,
   type SealedBlock,
@@ -128,8 +129,21 @@ t.test('a key that opens nothing is a typed error with the counts', async (t) =>
   // Alice's kid with someone else's private key: the wrapped key does not open.
   const impostor = new ReaderExport({ ...key('x'), kid: 'alice' }, 'notary-1');
   await impostor.block(chainBlock(b.block, 1));
-  t.throws(() => impostor.finish(), /1 failed to open/);
+  t.throws(() => impostor.finish(), /1 addressed to this reader id, but this key does not open/);
   t.same(impostor.stats.unreadable, { BODY_KEY_UNWRAP_FAILED: 1 });
+  // A regional notary's blocks carry signed checkpoints, not encrypted reading bodies.
+  const anchor = await seal([encodeReading(temp(1, 3700))]);
+  const checkpointBody = encodeDet([2, 'notary-1', 5]);
+  const anchorHeader = await sign1(
+    signer,
+    encodeBlockHeader({ ...anchor.header, bodyHash: bodyHash(checkpointBody) }),
+  );
+  const regional = new ReaderExport(alice, 'regional');
+  t.same(
+    await regional.block(chainBlock({ signedHeader: anchorHeader, body: checkpointBody }, 1)),
+    [],
+  );
+  t.throws(() => regional.finish(), /1 not encrypted reading bodies .*\(BODY_MALFORMED\)/);
   const nothing = new ReaderExport(alice, 'notary-1');
   t.same(nothing.finish().blocks, 0, 'an empty chain is not an error');
 });

@@ -304,7 +304,7 @@ t.test('without a key, or with a key the blocks are not sealed for, nothing is r
   t.equal(stranger.status, 2);
   t.match(
     stranger.stderr,
-    /FHIR_NOTHING_READABLE: none of the 4 block bodies could be decrypted with reader 'stranger' \(4 not addressed to this reader, 0 failed to open: wrong key\?; 1 erased\)/,
+    /FHIR_NOTHING_READABLE: none of the 4 block bodies could be decrypted with reader 'stranger': 4 not addressed to this reader id \(BODY_NOT_A_READER\); 1 erased/,
   );
   t.notOk(existsSync(out), 'no output file is left behind');
 
@@ -312,7 +312,7 @@ t.test('without a key, or with a key the blocks are not sealed for, nothing is r
   t.equal(impostor.status, 2);
   t.match(
     impostor.stderr,
-    /FHIR_NOTHING_READABLE: .*0 not addressed to this reader, 4 failed to open/,
+    /FHIR_NOTHING_READABLE: .*: 4 addressed to this reader id, but this key does not open them \(wrong key\?\) \(BODY_KEY_UNWRAP_FAILED\); 1 erased/,
   );
   t.equal(impostor.stdout, '');
 });
