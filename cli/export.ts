@@ -144,14 +144,15 @@ async function action(o: Flags): Promise<void> {
     throw usage('--reader-id: the reader id the gateways seal for (the id in its certificate)');
   const kid = o.readerId;
   if (o.readerKey !== undefined) return run(o, readerKeyFromPem(o.readerKey, kid), opts);
-  const keyLabel = o.key;
-  if (keyLabel === undefined) throw usage('--key: the label of the reader key on the token');
+  const { token, key } = o;
+  if (token === undefined || key === undefined)
+    throw usage('--key: the label of the reader key on the token');
   const flags: TokenFlags = {
-    token: o.token ?? '',
+    token,
     ...(o.module === undefined ? {} : { module: o.module }),
     ...(o.pinFile === undefined ? {} : { pinFile: o.pinFile }),
   };
-  return withToken(flags, (t) => run(o, readerKeyOnToken(t, keyLabel, kid), opts));
+  return withToken(flags, (t) => run(o, readerKeyOnToken(t, key, kid), opts));
 }
 
 export function exportCommand(): Command {

@@ -353,6 +353,9 @@ t.test('keys that are not reader keys are refused with a code', async (t) => {
   const exists = medchain(['--reader-key', wardPem, '--reader-id', 'ward', '--out', wardPem]);
   t.match(exists.stderr, /CLI_OUTPUT: .*ward\.key/);
   t.equal(readFileSync(wardPem, 'utf8').includes('PRIVATE KEY'), true, 'never overwritten');
+  const csv = medchain(['--reader-key', wardPem, '--reader-id', 'ward', '--format', 'csv']);
+  t.not(csv.status, 0);
+  t.match(csv.stderr, /argument 'csv' is invalid. Allowed choices are fhir/);
   const notExport = medchain(['--reader-key', wardPem, '--reader-id', 'ward'], wardPem);
   t.equal(notExport.status, 2);
   t.match(notExport.stderr, /^medchain: FHIR_BAD_EXPORT: /);
