@@ -65,7 +65,7 @@ export class HttpApi {
       [/^\/checkpoint$/, () => this.#checkpoint()],
       [/^\/entries$/, (q) => this.#entries(q)],
       [/^\/proof\/inclusion$/, (q) => this.#inclusion(q)],
-      [/^\/proof\/consistency$/, (q) => this.#consistency(q)],
+      [/^\/proof\/consistency$/, async (q) => this.#consistency(q)],
       [/^\/block\/\d+$/, (_q, p) => this.#block(Number(p.slice(7)))],
     ];
     this.server = createServer((req, res) => void this.#handle(req, res));
