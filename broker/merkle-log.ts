@@ -41,7 +41,7 @@ export async function insertNodes(tx: Queryable, nodes: readonly MerkleNode[]): 
  * Reads the given nodes in one query. A node that should exist for a size the log has
  * reached but is absent means the table was edited: named by the height that wrote it.
  */
-export async function fetchNodes(
+async function fetchNodes(
   db: Queryable,
   ids: readonly MerkleNodeId[],
 ): Promise<Map<string, Uint8Array>> {

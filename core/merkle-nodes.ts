@@ -34,6 +34,9 @@ export function completedAt(id: MerkleNodeId): number {
 /** MTH(D[lo:hi]) as an expression over stored nodes, following §2.1.1's split (hi > lo). */
 export function rangeExpr(lo: number, hi: number): MerkleExpr {
   const n = hi - lo;
+  if (!Number.isSafeInteger(lo) || lo < 0 || !Number.isSafeInteger(n) || n < 1) {
+    throw new CoreInputError(`range [${lo}, ${hi}) is not a non-empty range of leaves`);
+  }
   if (n === 1) return { node: { level: 0, index: lo } };
   if (isPowerOfTwo(n) && lo % n === 0) return { node: { level: log2(n), index: lo / n } };
   const k = splitPoint(n);

@@ -79,6 +79,8 @@ t.test('bad requests are refused; a node not supplied is named', async (t) => {
   t.throws(() => inclusionPlan(-1, 5), /index/);
   t.throws(() => consistencyPlan(6, 5), /size1/);
   t.throws(() => rootPlan(1.5), /size/);
+  t.throws(() => rangeExpr(4, 4), /not a non-empty range/);
+  t.throws(() => rangeExpr(-1, 4), /not a non-empty range/);
   t.throws(() => evalExpr(rangeExpr(0, 3), new Map()), /merkle node 1\/0 was not supplied/);
 });
 
