@@ -18,7 +18,10 @@ import type { CertJudge } from './export-judge.js';
 /** What an upstream export vouches for: its entries by internal hash h(n). */
 export interface UpstreamIndex {
   readonly notaryId: string;
-  readonly entries: ReadonlyMap<string, { readonly height: number; readonly entry: Uint8Array }>;
+  readonly entries: ReadonlyMap<
+    string,
+    { readonly height: number; readonly entry: Uint8Array; readonly receipted: boolean }
+  >;
   /** The upstream notary's judge: its certificates, its CRLs. */
   readonly judge: CertJudge;
 }
@@ -28,7 +31,7 @@ export interface AnchorSummary {
   readonly count: number;
   /** Anchors with an upstream receipt. */
   readonly receipted: number;
-  /** Receipted anchors followed into an upstream export and found there. */
+  /** Anchors found in an upstream export (with a receipt there, verified with that export). */
   readonly followed: number;
   /** Heights 1..n of this chain committed to by a followed anchor (n = its largest size). */
   readonly coveredHeights: number;
@@ -122,7 +125,15 @@ export class AnchorChecker {
       throw fail('the anchored log root is not this chain’s at that size', root, cp.logRoot);
     }
 
-    if (!a.receipt || !claimed?.ok) return;
+    const h = toHex(v.hash);
+    const up = this.#upstream.find((u) => u.entries.has(h));
+    const e = up?.entries.get(h);
+    if (!a.receipt || !claimed?.ok) {
+      // Pending here, but the upstream's own export may show it registered (and receipted
+      // there): the receipt was on its way when this export was taken.
+      if (e?.receipted) this.#follow(cp.size);
+      return;
+    }
     this.#receipted += 1;
     this.#highest = Math.max(this.#highest, cp.size);
     const entry = claimed.value.entry;
@@ -130,9 +141,6 @@ export class AnchorChecker {
       throw fail('the receipt registers another block or submitter');
     }
     if (this.#upstream.length === 0) return;
-    const h = toHex(v.hash);
-    const up = this.#upstream.find((u) => u.entries.has(h));
-    const e = up?.entries.get(h);
     if (!up || !e) {
       throw fail(
         `upstream height ${entry.height} (${claimed.value.notaryId}) is not in the upstream export`,
@@ -151,8 +159,12 @@ export class AnchorChecker {
     if (!equalBytes(r.value.entryBytes, e.entry) || r.value.notaryId !== up.notaryId) {
       throw fail(`the upstream receipt disagrees with ${up.notaryId}'s entry ${e.height}`);
     }
+    this.#follow(cp.size);
+  }
+
+  #follow(size: number): void {
     this.#followed += 1;
-    this.#covered = Math.max(this.#covered, cp.size);
+    this.#covered = Math.max(this.#covered, size);
   }
 
   summary(): AnchorSummary {

@@ -103,7 +103,7 @@ async function run(
   upstream: readonly UpstreamIndex[],
   collect: boolean,
 ): Promise<{ result: Verified; index: UpstreamIndex }> {
-  const entries = new Map<string, { height: number; entry: Uint8Array }>();
+  const entries = new Map<string, { height: number; entry: Uint8Array; receipted: boolean }>();
   const items = readExport(bytes);
   const next = (): ExportItem | undefined => {
     const r = items.next();
@@ -219,7 +219,9 @@ async function run(
         builder.append(leafHash(H));
         heads.push(H);
         roots.push(builder.root());
-        if (collect) entries.set(toHex(ih), { height: h, entry: item.entry });
+        if (collect) {
+          entries.set(toHex(ih), { height: h, entry: item.entry, receipted: !!item.receipt });
+        }
         if (!item.receipt) {
           unreceipted.push(h);
           break;
