@@ -72,7 +72,9 @@ export async function verifyExport(
     const upstream: UpstreamIndex[] = [];
     for (const [i, u] of (opts.upstream ?? []).entries()) {
       try {
-        upstream.push((await run(u, opts, [], true)).index);
+        // An upstream chain registers anchors: its submitters are notaries.
+        const up = await run(u, { ...opts, submitterRoles: ['notary'] }, [], true);
+        upstream.push(up.index);
       } catch (err) {
         const f = asFailure(err);
         const at = f.height === undefined ? '' : ` at height ${f.height}`;
