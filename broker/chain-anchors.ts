@@ -67,3 +67,13 @@ export async function setAnchorReceipt(
   ]);
   return row?.size ?? 0;
 }
+
+/** The first receipted anchor whose checkpoint reaches `height` (smallest size first). */
+export async function anchorCovering(db: Queryable, height: number): Promise<Anchor | undefined> {
+  const r = await db.get<AnchorRow>(
+    `SELECT * FROM anchors WHERE receipt IS NOT NULL AND size >= ?
+     ORDER BY size, upstream_seq LIMIT 1`,
+    [height],
+  );
+  return r ? toAnchor(r) : undefined;
+}

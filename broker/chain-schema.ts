@@ -1,7 +1,7 @@
 /**
  * The notary's SQLite schema (DESIGN §6). Append-only by trigger: entries, receipts,
- * checkpoints, erasures, equivocation evidence and certificates refuse UPDATE and
- * DELETE. `blocks` refuses DELETE and every UPDATE except the one permitted mutation
+ * checkpoints, erasures, equivocation evidence, certificates and CRLs refuse UPDATE
+ * and DELETE. `blocks` refuses DELETE and every UPDATE except the one permitted mutation
  * (DESIGN §3.8): emptying `body` of a block whose erasure was logged first in
  * `erasures`, keeping the signed header (and so h(n), the entry and the chain) intact.
  * `gateways` is the only freely updated table: it is derived state (last seq and h
@@ -115,6 +115,16 @@ CREATE TABLE IF NOT EXISTS equivocations (
   UNIQUE (gateway, seq, conflicting_header)
 );
 ${appendOnly('equivocations')}
+
+-- Trent's CRLs (DER) as the notary installed them, so an export can carry them and an
+-- auditor can judge each block's certificate at its registration time.
+CREATE TABLE IF NOT EXISTS crls (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  der         BLOB NOT NULL UNIQUE,
+  this_update INTEGER NOT NULL,
+  added_at    INTEGER NOT NULL
+);
+${appendOnly('crls')}
 
 -- Anchors of this notary's checkpoints in an upstream (regional) notary.
 CREATE TABLE IF NOT EXISTS anchors (

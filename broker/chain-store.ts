@@ -309,6 +309,11 @@ export class ChainStore {
     return anchors.lastAnchor(this.db);
   }
 
+  /** The first receipted anchor whose checkpoint covers `height`, for reading proofs. */
+  anchorCovering(height: number): Promise<Anchor | undefined> {
+    return anchors.anchorCovering(this.db, height);
+  }
+
   /** The checkpoint size of the last anchor with a receipt (0 if none). */
   anchoredSize(): Promise<number> {
     return anchors.anchoredSize(this.db);

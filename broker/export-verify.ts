@@ -1,46 +1,39 @@
 /**
  * Offline verification of a chain export (DESIGN §3.2): needs only the export and
- * Trent's root. Checks, in order, and stops at the first failure naming the height,
- * the check and the evidence:
+ * Trent's root (docs/FORMAT-export.md §4). Checks, in order, and stops at the first
+ * failure naming the height, the check and the evidence:
  *   root          the export's root is the expected root (if one is given) and a CA cert
+ *   crl           every CRL (the export's, the auditor's) is signed by the root
  *   entry         entries are 1..n, each decodes, names its height, prev = H(n-1)
  *   internal      entry.internal = h(signed header)
- *   certificate   the block's kid names a certificate valid (chain, role, id = submitter)
- *                 at registration time (revocation needs a CRL: not in the export)
+ *   certificate   the block's kid names a certificate valid (chain, role, id = submitter,
+ *                 not revoked at or before registration) at registration time
  *   block         COSE signature, header, gateway id, body hash (an erased body is
  *                 reported, not failed, when its erasure is logged)
  *   sequence      the submitter's seq = last + 1 and prev = h(last)
  *   receipt       signed by the notary, over these entry bytes and MTH(H(1..n))
  *   checkpoint    signed by the notary, head and root match the chain at its size
+ *   anchor        this chain's checkpoints registered upstream (export-anchors.ts)
+ *   upstream      an upstream export given to follow anchors into verifies itself
  *   end           the trailer's size, head and root match
  */
-import type { KeyObject } from 'node:crypto';
 import type { Role } from '../ca/identity.js';
-import { validateCertificate } from '../ca/validate.js';
 import { X509Certificate } from '../ca/x509.js';
 import { internalHash, ZERO_HASH } from '../core/block.js';
 import { verifyBlock } from '../core/block-verify.js';
 import { equalBytes, toHex } from '../core/bytes.js';
 import { decodeSign1 } from '../core/cose-decode.js';
 import { decodeEntry, entryHash } from '../core/entry.js';
-import { kidOfCertificate } from '../core/kid.js';
 import { leafHash } from '../core/merkle.js';
 import { MerkleBuilder } from '../core/merkle-builder.js';
-import { verifyCheckpoint, verifyReceipt } from '../core/receipt.js';
-import { type ExportItem, readExport } from './export.js';
+import { decodeCheckpointPayload, verifyCheckpoint, verifyReceipt } from '../core/receipt.js';
+import { EXPORT_VERSIONS, type ExportItem, readExport } from './export.js';
+import { AnchorChecker, type AnchorSummary, type UpstreamIndex } from './export-anchors.js';
+import { type ExportFailure, Fail } from './export-fail.js';
+import { CertJudge } from './export-judge.js';
 
-export type ExportCheck =
-  | 'format'
-  | 'root'
-  | 'entry'
-  | 'internal'
-  | 'certificate'
-  | 'block'
-  | 'erasure'
-  | 'sequence'
-  | 'receipt'
-  | 'checkpoint'
-  | 'end';
+export type { AnchorSummary } from './export-anchors.js';
+export type { ExportCheck, ExportFailure } from './export-fail.js';
 
 export type ExportVerifyResult =
   | {
@@ -51,34 +44,21 @@ export type ExportVerifyResult =
       readonly unreceipted: readonly number[];
       readonly checkpoints: number;
       readonly equivocations: number;
+      /** CRLs available (the export's and the auditor's); the newest is the one applied. */
+      readonly crls: number;
+      /** False when no CRL was available: revocation was not checked. */
+      readonly revocationChecked: boolean;
+      readonly anchors: AnchorSummary;
     }
-  | {
-      readonly ok: false;
-      readonly check: ExportCheck;
-      readonly height: number | undefined;
-      readonly detail: string;
-      readonly expected?: string;
-      readonly actual?: string;
-    };
-
-class Fail extends Error {
-  constructor(
-    readonly check: ExportCheck,
-    readonly height: number | undefined,
-    detail: string,
-    readonly expected?: Uint8Array | string,
-    readonly actual?: Uint8Array | string,
-  ) {
-    super(detail);
-  }
-}
-
-const hex = (v: Uint8Array | string | undefined) =>
-  v === undefined ? undefined : typeof v === 'string' ? v : toHex(v);
+  | ExportFailure;
 
 export interface ExportVerifyOptions {
   /** Trent's root as the verifier obtained it independently (recommended). */
   readonly root?: string | Uint8Array;
+  /** Trent's CRLs (PEM or DER) the auditor holds, besides those in the export. */
+  readonly crls?: readonly (string | Uint8Array)[];
+  /** Upstream (regional) exports to follow this chain's anchors into. */
+  readonly upstream?: readonly Uint8Array[];
   /** Roles allowed as submitters (default gateway and notary). */
   readonly submitterRoles?: readonly Role[];
   readonly skewMs?: number;
@@ -89,28 +69,57 @@ export async function verifyExport(
   opts: ExportVerifyOptions = {},
 ): Promise<ExportVerifyResult> {
   try {
-    return await run(bytes, opts);
-  } catch (err) {
-    if (err instanceof Fail) {
-      const out = { ok: false as const, check: err.check, height: err.height, detail: err.message };
-      const e = hex(err.expected);
-      const a = hex(err.actual);
-      return { ...out, ...(e ? { expected: e } : {}), ...(a ? { actual: a } : {}) };
+    const upstream: UpstreamIndex[] = [];
+    for (const [i, u] of (opts.upstream ?? []).entries()) {
+      try {
+        // An upstream chain registers anchors: its submitters are notaries.
+        const up = await run(u, { ...opts, submitterRoles: ['notary'] }, [], true);
+        upstream.push(up.index);
+      } catch (err) {
+        const f = asFailure(err);
+        const at = f.height === undefined ? '' : ` at height ${f.height}`;
+        throw new Fail(
+          'upstream',
+          undefined,
+          `upstream export ${i + 1}: ${f.check}${at}: ${f.detail}`,
+        );
+      }
     }
-    return { ok: false, check: 'format', height: undefined, detail: (err as Error).message };
+    return (await run(bytes, opts, upstream, false)).result;
+  } catch (err) {
+    return asFailure(err);
   }
 }
 
-async function run(bytes: Uint8Array, opts: ExportVerifyOptions): Promise<ExportVerifyResult> {
+function asFailure(err: unknown): ExportFailure {
+  if (err instanceof Fail) return err.toResult();
+  return { ok: false, check: 'format', height: undefined, detail: (err as Error).message };
+}
+
+type Verified = Extract<ExportVerifyResult, { ok: true }>;
+
+/** Verifies one export; throws Fail at the first failure. `collect` indexes its entries. */
+async function run(
+  bytes: Uint8Array,
+  opts: ExportVerifyOptions,
+  upstream: readonly UpstreamIndex[],
+  collect: boolean,
+): Promise<{ result: Verified; index: UpstreamIndex }> {
+  const entries = new Map<string, { height: number; entry: Uint8Array; receipted: boolean }>();
   const items = readExport(bytes);
   const next = (): ExportItem | undefined => {
     const r = items.next();
     return r.done ? undefined : r.value;
   };
   const header = next();
-  if (header?.kind !== 'header' || header.version !== 1) {
-    throw new Fail('format', undefined, 'the first item must be the version 1 header');
+  if (header?.kind !== 'header' || !EXPORT_VERSIONS.includes(header.version)) {
+    throw new Fail(
+      'format',
+      undefined,
+      `the first item must be a header of version ${EXPORT_VERSIONS.join(' or ')}`,
+    );
   }
+  const notaryId = header.notaryId;
   const rootItem = next();
   if (rootItem?.kind !== 'root')
     throw new Fail('format', undefined, 'the second item must be the root');
@@ -127,12 +136,10 @@ async function run(bytes: Uint8Array, opts: ExportVerifyOptions): Promise<Export
       );
     }
   }
-  const root = new X509Certificate(Buffer.from(rootDer));
-  const skewMs = opts.skewMs ?? 300_000;
+  const j = new CertJudge(new X509Certificate(Buffer.from(rootDer)), opts.skewMs ?? 300_000);
+  for (const [i, c] of (opts.crls ?? []).entries()) await j.addCrl(c, `given CRL ${i + 1}`);
   const roles = opts.submitterRoles ?? ['gateway', 'notary'];
-  const certs = new Map<string, Uint8Array>();
-  const validate = async (der: Uint8Array, role: Role, id: string, at: number) =>
-    validateCertificate(der, { root, role, id, at: new Date(at), skewMs });
+  const anchors = new AnchorChecker(notaryId, j, upstream);
 
   const builder = new MerkleBuilder();
   const heads: Uint8Array[] = [];
@@ -140,32 +147,22 @@ async function run(bytes: Uint8Array, opts: ExportVerifyOptions): Promise<Export
   const erased: number[] = [];
   const unreceipted: number[] = [];
   const gateways = new Map<string, { seq: number; hash: Uint8Array }>();
-  let notaryKey: { kid: Uint8Array; key: KeyObject } | undefined;
   let checkpoints = 0;
   let equivocations = 0;
+  let crlItems = 0;
   let ended = false;
-
-  const notaryKeyFor = async (
-    cose: Uint8Array,
-    height: number | undefined,
-    at: number,
-    what: ExportCheck,
-  ) => {
-    const m = decodeSign1(cose);
-    const kid = m.ok ? m.msg.kid : undefined;
-    const der = kid ? certs.get(toHex(kid)) : undefined;
-    if (!kid || !der)
-      throw new Fail(what, height, `the ${what}'s kid names no certificate in the export`);
-    const v = await validate(der, 'notary', header.notaryId, at);
-    if (!v.ok) throw new Fail(what, height, `notary certificate: ${v.reason}: ${v.detail}`);
-    return { kid, key: v.publicKey.keyObject };
-  };
 
   for (let item = next(); item; item = next()) {
     if (ended) throw new Fail('format', undefined, 'items after the end trailer');
     switch (item.kind) {
       case 'certificate':
-        certs.set(toHex(kidOfCertificate(item.der)), item.der);
+        j.addCertificate(item.der);
+        break;
+      case 'crl':
+        if (header.version < 2)
+          throw new Fail('format', undefined, 'crl items need export version 2');
+        crlItems += 1;
+        await j.addCrl(item.der, `export CRL ${crlItems}`);
         break;
       case 'entry': {
         const h = item.height;
@@ -188,25 +185,18 @@ async function run(bytes: Uint8Array, opts: ExportVerifyOptions): Promise<Export
             ih,
           );
         }
-        const m = decodeSign1(item.signedHeader);
-        const kid = m.ok ? m.msg.kid : undefined;
-        const der = kid ? certs.get(toHex(kid)) : undefined;
-        if (!kid || !der)
-          throw new Fail('certificate', h, 'the block kid names no certificate in the export');
-        let v: Awaited<ReturnType<typeof validate>> | undefined;
-        for (const role of roles) {
-          v = await validate(der, role, e.submitter, e.registeredAt);
-          if (v.ok || v.reason !== 'wrong-role') break;
-        }
-        if (!v?.ok) throw new Fail('certificate', h, v ? `${v.reason}: ${v.detail}` : 'no role');
-        const b = verifyBlock(
-          { signedHeader: item.signedHeader, body: item.body },
-          v.publicKey.keyObject,
-          {
-            gatewayId: e.submitter,
-            kid,
-          },
+        const signer = await j.signerOf(
+          item.signedHeader,
+          roles,
+          e.submitter,
+          e.registeredAt,
+          'certificate',
+          h,
         );
+        const b = verifyBlock({ signedHeader: item.signedHeader, body: item.body }, signer.key, {
+          gatewayId: e.submitter,
+          kid: signer.kid,
+        });
         if (!b.ok) throw new Fail('block', h, `${b.check}: ${b.detail}`, b.expected, b.actual);
         if (b.bodyErased !== (item.erased !== undefined)) {
           throw new Fail(
@@ -231,15 +221,26 @@ async function run(bytes: Uint8Array, opts: ExportVerifyOptions): Promise<Export
         builder.append(leafHash(H));
         heads.push(H);
         roots.push(builder.root());
+        if (collect) {
+          entries.set(toHex(ih), { height: h, entry: item.entry, receipted: !!item.receipt });
+        }
         if (!item.receipt) {
           unreceipted.push(h);
           break;
         }
-        notaryKey ??= await notaryKeyFor(item.receipt, h, e.registeredAt, 'receipt');
-        const r = verifyReceipt(item.receipt, notaryKey.key, notaryKey.kid);
+        const nk = await j.signerOf(
+          item.receipt,
+          ['notary'],
+          notaryId,
+          e.registeredAt,
+          'receipt',
+          h,
+        );
+        const r = verifyReceipt(item.receipt, nk.key, nk.kid);
         if (!r.ok) throw new Fail('receipt', h, `${r.check}: ${r.detail}`);
-        if (!equalBytes(r.value.entryBytes, item.entry))
+        if (!equalBytes(r.value.entryBytes, item.entry)) {
           throw new Fail('receipt', h, 'the receipt names other entry bytes');
+        }
         if (!equalBytes(r.value.logRoot, builder.root())) {
           throw new Fail(
             'receipt',
@@ -253,9 +254,17 @@ async function run(bytes: Uint8Array, opts: ExportVerifyOptions): Promise<Export
       }
       case 'checkpoint': {
         checkpoints += 1;
-        const key =
-          notaryKey ??
-          (await notaryKeyFor(item.checkpoint, undefined, header.exportedAt, 'checkpoint'));
+        const m = decodeSign1(item.checkpoint);
+        const claimed = m.ok ? decodeCheckpointPayload(m.msg.payload) : undefined;
+        const when = claimed?.ok ? claimed.value.time : header.exportedAt;
+        const key = await j.signerOf(
+          item.checkpoint,
+          ['notary'],
+          notaryId,
+          when,
+          'checkpoint',
+          item.size,
+        );
         const c = verifyCheckpoint(item.checkpoint, key.key, key.kid);
         if (!c.ok) throw new Fail('checkpoint', item.size, `${c.check}: ${c.detail}`);
         const s = c.value.size;
@@ -279,12 +288,14 @@ async function run(bytes: Uint8Array, opts: ExportVerifyOptions): Promise<Export
         equivocations += 1;
         break;
       case 'anchor':
+        await anchors.check(item, heads, roots);
         break;
       case 'end': {
         ended = true;
         const n = heads.length;
-        if (item.size !== n || item.size !== header.size)
+        if (item.size !== n || item.size !== header.size) {
           throw new Fail('end', n, `trailer size ${item.size}, ${n} entries`);
+        }
         if (!equalBytes(item.head, heads[n - 1] ?? ZERO_HASH))
           throw new Fail('end', n, 'trailer head is not H(n)');
         if (!equalBytes(item.logRoot, builder.root()))
@@ -296,14 +307,21 @@ async function run(bytes: Uint8Array, opts: ExportVerifyOptions): Promise<Export
     }
   }
   if (!ended) throw new Fail('end', heads.length, 'the export has no end trailer (truncated?)');
+  j.seal();
   return {
-    ok: true,
-    notaryId: header.notaryId,
-    size: heads.length,
-    erased,
-    unreceipted,
-    checkpoints,
-    equivocations,
+    result: {
+      ok: true,
+      notaryId,
+      size: heads.length,
+      erased,
+      unreceipted,
+      checkpoints,
+      equivocations,
+      crls: j.crlCount,
+      revocationChecked: j.revocationChecked,
+      anchors: anchors.summary(),
+    },
+    index: { notaryId, entries, judge: j },
   };
 }
 

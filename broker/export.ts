@@ -7,15 +7,19 @@
 import { open } from 'node:fs/promises';
 import { concatBytes, type DetValue, decodeDet, encodeDet } from '../core/det-cbor.js';
 import type { ChainStore } from './chain-store.js';
+import { storedCrls } from './crl-log.js';
 import { BrokerCode, BrokerError } from './errors.js';
 
 export const EXPORT_MAGIC = 'medchain-export';
-export const EXPORT_VERSION = 1;
+/** Version 2 adds `crl` items; readers accept version 1 files (which have none). */
+export const EXPORT_VERSION = 2;
+export const EXPORT_VERSIONS: readonly number[] = [1, 2];
 
 export type ExportItem =
   | { kind: 'header'; version: number; notaryId: string; size: number; exportedAt: number }
   | { kind: 'root'; der: Uint8Array }
   | { kind: 'certificate'; der: Uint8Array }
+  | { kind: 'crl'; der: Uint8Array }
   | {
       kind: 'entry';
       height: number;
@@ -50,6 +54,7 @@ export function encodeItem(i: ExportItem): Uint8Array {
       return encodeDet([EXPORT_MAGIC, i.version, i.notaryId, i.size, i.exportedAt]);
     case 'root':
     case 'certificate':
+    case 'crl':
       return encodeDet([i.kind, i.der]);
     case 'entry':
       return encodeDet([
@@ -101,6 +106,7 @@ export async function writeExport(
     await put({ kind: 'header', version: EXPORT_VERSION, notaryId, size, exportedAt: now });
     await put({ kind: 'root', der: root });
     for (const c of await store.certificates()) await put({ kind: 'certificate', der: c.der });
+    for (const c of await storedCrls(store.db)) await put({ kind: 'crl', der: c.der });
     for (let from = 1; from <= size; from += 1000) {
       const to = Math.min(size, from + 999);
       for (const e of await store.entries(from, to)) {
@@ -223,6 +229,7 @@ function toItem(v: DetValue, at: number): ExportItem {
       };
     case 'root':
     case 'certificate':
+    case 'crl':
       n(2);
       return { kind: a[0], der: bytes(1) };
     case 'entry': {

@@ -9,6 +9,8 @@
  *   GET /proof/inclusion?internal=hex[&size=]   same, by h(n)
  *   GET /proof/consistency?from=&to=        { from, to, proof[], root1, root2 }
  *   GET /block/{height}                     { height, gateway, seq, signedHeader, body, erased|null }
+ *   GET /anchor?height=                     { height, upstreamSeq, size, block, receipt, proof[] }
+ *                                           (the first upstream-receipted anchor covering height)
  *   GET /metrics /healthz /readyz
  * Errors: 400 (bad parameter), 404 (unknown height or hash), JSON { error }.
  */
@@ -16,6 +18,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fromHex } from '../core/bytes.js';
 import type { Logger } from '../ops/log.js';
+import { anchorCovering } from './anchor-lookup.js';
 import type { ChainStore } from './chain-store.js';
 import { BrokerError } from './errors.js';
 import type { NotaryMetrics } from './metrics.js';
@@ -67,6 +70,7 @@ export class HttpApi {
       [/^\/proof\/inclusion$/, (q) => this.#inclusion(q)],
       [/^\/proof\/consistency$/, async (q) => this.#consistency(q)],
       [/^\/block\/\d+$/, (_q, p) => this.#block(Number(p.slice(7)))],
+      [/^\/anchor$/, (q) => this.#anchor(q)],
     ];
     this.server = createServer((req, res) => void this.#handle(req, res));
   }
@@ -198,6 +202,16 @@ export class HttpApi {
       body: b64(b.body),
       erased: b.erased ?? null,
     };
+  }
+
+  async #anchor(q: URLSearchParams) {
+    const height = intParam(q, 'height');
+    if (height < 1 || height > this.#o.store.size) {
+      throw new HttpError(404, `need 1 <= height <= ${this.#o.store.size}`);
+    }
+    const a = await anchorCovering(this.#o.store, height);
+    if (!a) throw new HttpError(404, `height ${height} is not covered by an anchor receipt yet`);
+    return { ...a, block: b64(a.block), receipt: b64(a.receipt), proof: a.proof.map(b64) };
   }
 
   async close(): Promise<void> {

@@ -6,12 +6,14 @@
  * the registrar so every accepted submission gets its answer.
  */
 import type { Role } from '../ca/identity.js';
+import type { X509Crl } from '../ca/x509.js';
 import { kidOfCertificate } from '../core/kid.js';
 import type { Signer } from '../core/signer.js';
 import type { Logger } from '../ops/log.js';
 import type { CertificateBook } from './cert-book.js';
 import { ChainStore } from './chain-store.js';
 import { Checkpointer } from './checkpointer.js';
+import { recordCrl } from './crl-log.js';
 import { HttpApi } from './http-api.js';
 import { NotaryMetrics } from './metrics.js';
 import { NotaryBroker, type TlsMaterial } from './notary-broker.js';
@@ -37,6 +39,8 @@ export interface NotaryOptions {
   readonly maxBatch?: number;
   readonly log?: Logger | undefined;
   readonly metrics?: NotaryMetrics;
+  /** The registration clock (ms); tests give registrations chosen times. */
+  readonly now?: () => number;
 }
 
 export class Notary {
@@ -80,6 +84,16 @@ export class Notary {
     await store.setRoot(new Uint8Array(o.trust.root.rawData));
     await store.setNotaryId(o.notaryId);
     for (const c of await store.certificates()) o.certs.add(c.der);
+    const keepCrl = async (crl: X509Crl) => {
+      try {
+        const der = new Uint8Array(crl.rawData);
+        await recordCrl(store.db, { der, thisUpdate: crl.thisUpdate.getTime() }, Date.now());
+      } catch (err) {
+        log?.error({ err }, 'the CRL is in force but could not be recorded for exports');
+      }
+    };
+    if (o.trust.crl) await keepCrl(o.trust.crl);
+    o.trust.onInstalled(keepCrl);
     metrics.entries.set(store.size);
     let broker: NotaryBroker | undefined;
     let checkpointer: Checkpointer | undefined;
@@ -94,6 +108,7 @@ export class Notary {
         maxBlockBytes: o.maxBlockBytes ?? 16 << 20,
       },
       ...(o.maxBatch === undefined ? {} : { maxBatch: o.maxBatch }),
+      ...(o.now === undefined ? {} : { now: o.now }),
       log,
       metrics,
       onRegistered: (e) => {

@@ -22,6 +22,7 @@ export class Trust {
   #crl: X509Crl | undefined;
   #crlVersion = 0;
   readonly #cache = new Map<string, { result: ValidationResult; until: number }>();
+  readonly #installed: ((crl: X509Crl) => Promise<void>)[] = [];
 
   constructor(opts: TrustOptions) {
     this.root = new X509Certificate(toInput(opts.root));
@@ -39,6 +40,14 @@ export class Trust {
 
   get crl(): X509Crl | undefined {
     return this.#crl;
+  }
+
+  /**
+   * Calls `fn` with each CRL installed from now on; updateCrl resolves only after it
+   * settles (the notary records the CRL for exports before anyone is told it is in force).
+   */
+  onInstalled(fn: (crl: X509Crl) => Promise<void>): void {
+    this.#installed.push(fn);
   }
 
   /**
@@ -65,6 +74,7 @@ export class Trust {
     this.#crl = crl;
     this.#crlVersion += 1;
     this.#cache.clear();
+    for (const fn of this.#installed) await fn(crl);
     return { ok: true, detail: `CRL of ${crl.thisUpdate.toISOString()}` };
   }
 

@@ -160,29 +160,38 @@ async function runDemo(o: DemoFlags): Promise<void> {
 
     say("  exporting and verifying every chain with Trent's root alone ...");
     const root = readFileSync(pki.rootPath, 'utf8');
-    const chains = [];
+    const exported = new Map<NodeSpec, { file: string; entries: number }>();
     for (const n of [...notaries, regional]) {
       const file = join(dir, 'exports', `${n.p.id}.chain`);
       const store = await ChainStore.open(join(dir, `${n.p.id}.db`));
-      let entries: number;
       try {
-        entries = await writeExport(store, file);
+        exported.set(n, { file, entries: await writeExport(store, file) });
       } finally {
         await store.close();
       }
+    }
+    // Institution chains are verified with their anchors followed into the regional export.
+    const regionalBytes = new Uint8Array(readFileSync(exported.get(regional)!.file));
+    const chains = [];
+    for (const n of [...notaries, regional]) {
+      const { file, entries } = exported.get(n)!;
       const v = await verifyExport(new Uint8Array(readFileSync(file)), {
         root,
-        submitterRoles: n === regional ? ['notary'] : ['gateway'],
+        ...(n === regional
+          ? { submitterRoles: ['notary'] as const }
+          : { submitterRoles: ['gateway'] as const, upstream: [regionalBytes] }),
       });
+      const covered = v.ok && n !== regional ? v.anchors.coveredHeights : undefined;
       chains.push({
         notary: n.p.id,
         entries,
         export: file,
         verified: v.ok,
+        ...(covered === undefined ? {} : { anchoredHeights: covered }),
         ...(v.ok ? {} : { failure: v }),
       });
       say(
-        `    ${n.p.id.padEnd(10)} ${String(entries).padStart(5)} entries  ${v.ok ? 'OK' : `FAILED ${JSON.stringify(v)}`}`,
+        `    ${n.p.id.padEnd(10)} ${String(entries).padStart(5)} entries  ${v.ok ? 'OK' : `FAILED ${JSON.stringify(v)}`}${covered === undefined ? '' : `, heights 1..${covered} anchored in the regional chain`}`,
       );
     }
     const stored = await Promise.all(gateways.map((g) => gatewayTotals(dir, g)));

@@ -10,6 +10,7 @@ import { hsmCommand } from './hsm.js';
 import { notaryCommand } from './notary.js';
 import { proveCommand } from './prove.js';
 import { simulateCommand } from './simulate.js';
+import { verifyCommand } from './verify.js';
 import { verifyProofCommand } from './verify-proof.js';
 
 const log = createLogger({ name: 'medchain' });
@@ -21,6 +22,7 @@ const program = new Command('medchain')
 
 program.addCommand(demoCommand());
 program.addCommand(hsmCommand());
+program.addCommand(verifyCommand());
 program.addCommand(verifyProofCommand());
 program.addCommand(caCommand());
 program.addCommand(gatewayCommand());

@@ -2,14 +2,12 @@
  * medchain notary --config FILE          run a notary until SIGINT/SIGTERM (graceful stop)
  * medchain notary export --db F --out F  write the chain export (docs/FORMAT-export.md)
  * medchain notary erase --db F --height N --reason T   erase one block body (DESIGN §3.8)
- * medchain notary verify-export --in F --root F   verify an export offline
+ * (verifying an export is the auditor's `medchain verify`, cli/verify.ts)
  */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ChainStore } from '../broker/chain-store.js';
 import { loadNotaryConfig } from '../broker/config.js';
 import { writeExport } from '../broker/export.js';
-import { verifyExport } from '../broker/export-verify.js';
 import { runNotary } from '../broker/run.js';
 import { createLogger } from '../ops/log.js';
 
@@ -84,17 +82,5 @@ export function notaryCommand(): Command {
       }
     });
 
-  cmd
-    .command('verify-export')
-    .description('verify an export offline with Trent’s root only')
-    .requiredOption('--in <file>', 'export file')
-    .requiredOption('--root <file>', 'Trent root certificate (PEM)')
-    .action(async (flags: { in: string; root: string }) => {
-      const v = await verifyExport(new Uint8Array(readFileSync(flags.in)), {
-        root: readFileSync(flags.root, 'utf8'),
-      });
-      print(JSON.stringify(v));
-      if (!v.ok) process.exitCode = 1;
-    });
   return cmd;
 }

@@ -65,6 +65,7 @@ async function run(proofPath: string, o: Flags): Promise<void> {
     gatewaySeq: r.gatewaySeq,
     notary: r.notaryId,
     height: r.height,
+    anchor: r.anchor ?? null,
   };
   if (o.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -74,6 +75,11 @@ async function run(proofPath: string, o: Flags): Promise<void> {
     `OK reading ${summary.deviceId}#${summary.seq} at ${summary.deviceTime} (patient ${summary.patient}), ` +
       `sealed by ${r.gatewayId} in block ${r.gatewaySeq}, registered by ${r.notaryId} at height ${r.height}\n`,
   );
+  if (r.anchor) {
+    process.stdout.write(
+      `  anchored: ${r.notaryId}'s checkpoint of size ${r.anchor.size} registered by ${r.anchor.notaryId} at height ${r.anchor.height}\n`,
+    );
+  }
   for (const ob of observations) {
     process.stdout.write(
       `  ${ob.code} ${'value' in ob ? `${ob.value} ${ob.unit}` : `${ob.samples} samples`}\n`,

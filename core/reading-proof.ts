@@ -11,9 +11,8 @@
  *   gatewayCert  DER of the certificate whose SHA-256 is the header's kid
  *   receipt      the notary's COSE_Sign1 receipt for the block
  *   notaryCert   DER of the notary's certificate (its SHA-256 is the receipt's kid)
- *   anchors      reserved for the regional notary's anchor receipts; proof version 1
- *                has none (the hierarchy's anchor format is not defined yet), so a
- *                non-empty list is refused rather than reported unverified
+ *   anchors      [] or [anchor]: the regional anchor covering the entry (proof-anchor.ts),
+ *                from the institution receipt up to the regional notary's receipt
  *
  * Certificates are checked by the caller's resolver (ca/validate in the CLI) so core
  * stays free of X.509.
@@ -31,9 +30,20 @@ import { kidOfCertificate } from './kid.js';
 import { leafHash } from './merkle.js';
 import { MAX_INCLUSION_PATH } from './merkle-cbor.js';
 import { rootFromInclusionProof } from './merkle-verify.js';
+import {
+  type AnchorCheck,
+  anchorItem,
+  type ProofAnchor,
+  readAnchor,
+  verifyProofAnchor,
+} from './proof-anchor.js';
 import { decodeReceiptPayload, verifyReceipt } from './receipt.js';
 
+export type { ProofAnchor } from './proof-anchor.js';
+
 export const PROOF_VERSION = 1;
+/** One level of hierarchy: an institution notary anchored in a regional one. */
+export const MAX_ANCHORS = 1;
 
 export interface ReadingProof {
   readonly record: Uint8Array;
@@ -43,7 +53,7 @@ export interface ReadingProof {
   readonly gatewayCert: Uint8Array;
   readonly receipt: Uint8Array;
   readonly notaryCert: Uint8Array;
-  readonly anchors: readonly Uint8Array[];
+  readonly anchors: readonly ProofAnchor[];
 }
 
 export function encodeReadingProof(p: ReadingProof): Uint8Array {
@@ -56,7 +66,7 @@ export function encodeReadingProof(p: ReadingProof): Uint8Array {
     p.gatewayCert,
     p.receipt,
     p.notaryCert,
-    [...p.anchors],
+    p.anchors.map(anchorItem),
   ]);
 }
 
@@ -71,6 +81,13 @@ function bytesList(
   return v.map((x, i) => bytesField(x, `${field}[${i}]`, len));
 }
 
+function anchorList(v: DetValue | undefined): ProofAnchor[] {
+  if (!Array.isArray(v) || v.length > MAX_ANCHORS) {
+    throw new FieldError('anchors', `expected at most ${MAX_ANCHORS} anchor`);
+  }
+  return v.map((a, i) => readAnchor(a, `anchors[${i}]`));
+}
+
 export function decodeReadingProof(bytes: Uint8Array) {
   return decodeStruct(bytes, 'reading proof', 9, (f): ReadingProof => {
     constField(f[0], 'version', PROOF_VERSION);
@@ -82,7 +99,7 @@ export function decodeReadingProof(bytes: Uint8Array) {
       gatewayCert: bytesField(f[5], 'gatewayCert'),
       receipt: bytesField(f[6], 'receipt'),
       notaryCert: bytesField(f[7], 'notaryCert'),
-      anchors: bytesList(f[8], 'anchors', 0),
+      anchors: anchorList(f[8]),
     };
   });
 }
@@ -95,7 +112,8 @@ export type ProofCheck =
   | 'inclusion'
   | 'notary-certificate'
   | 'receipt'
-  | 'receipt-block';
+  | 'receipt-block'
+  | AnchorCheck;
 
 /**
  * Resolves a certificate (DER) to its public key once it is valid for `role` and `id`
@@ -120,6 +138,12 @@ export type ReadingProofResult =
       readonly gatewaySeq: number;
       readonly notaryId: string;
       readonly height: number;
+      /** The regional anchor, when the proof carries one (verified down to Trent's root). */
+      readonly anchor?: {
+        readonly notaryId: string;
+        readonly height: number;
+        readonly size: number;
+      };
     }
   | { readonly ok: false; readonly check: ProofCheck; readonly detail: string };
 
@@ -175,6 +199,21 @@ export async function verifyReadingProof(
   if (entry.submitter !== header.gatewayId) {
     return fail('receipt-block', `the receipt names submitter '${entry.submitter}'`);
   }
+  let anchor: { notaryId: string; height: number; size: number } | undefined;
+  for (const a of p.anchors) {
+    const v = await verifyProofAnchor(
+      a,
+      {
+        bytes: r.value.entryBytes,
+        height: entry.height,
+        notaryId: r.value.notaryId,
+        notaryCert: p.notaryCert,
+      },
+      (der, id, when) => resolve(der, 'notary', id, when),
+    );
+    if (!v.ok) return fail(v.check, v.detail);
+    anchor = { notaryId: v.notaryId, height: v.height, size: v.size };
+  }
   return {
     ok: true,
     reading: rec.value.reading,
@@ -183,5 +222,6 @@ export async function verifyReadingProof(
     gatewaySeq: header.seq,
     notaryId: r.value.notaryId,
     height: entry.height,
+    ...(anchor ? { anchor } : {}),
   };
 }

@@ -1,13 +1,16 @@
 /**
  * Reading proofs from the gateway's database (docs/FORMAT.md "Reading proofs"): the
  * spool keeps each sealed reading and its block's salts until the retention window
- * after the receipt, so every Merkle leaf of the block can be rebuilt.
+ * after the receipt, so every Merkle leaf of the block can be rebuilt. Given an anchor
+ * source, the proof also carries the regional anchor covering the block's entry.
  */
 import { decodeBlock } from '../core/block.js';
+import { decodeSign1 } from '../core/cose-decode.js';
 import { encodeDet } from '../core/det-cbor.js';
 import { leafHash } from '../core/merkle.js';
 import { inclusionProof } from '../core/merkle-proof.js';
-import { encodeReadingProof } from '../core/reading-proof.js';
+import { encodeReadingProof, type ProofAnchor } from '../core/reading-proof.js';
+import { decodeReceiptPayload } from '../core/receipt.js';
 import { GatewayCode, GatewayError } from './errors.js';
 import type { Spool } from './spool.js';
 
@@ -20,11 +23,15 @@ export interface ProofCertificates {
   readonly notary: Uint8Array;
 }
 
+/** The regional anchor covering the notary's entry `height` (e.g. anchor-client.ts). */
+export type AnchorSource = (height: number) => Promise<ProofAnchor>;
+
 export async function buildReadingProof(
   spool: Spool,
   deviceId: string,
   seq: number,
   certs: ProofCertificates,
+  anchorOf?: AnchorSource,
 ): Promise<Uint8Array> {
   const none = (why: string) =>
     new GatewayError(GatewayCode.NoProof, `no proof for ${deviceId}#${seq}: ${why}`);
@@ -60,14 +67,22 @@ export async function buildReadingProof(
   const leafIndex = members.findIndex((m) => m.id === reading.id);
   const decoded = decodeBlock(new Uint8Array(block.bytes));
   if (!decoded.ok) throw none(`block ${reading.block_seq} does not decode: ${decoded.detail}`);
+  const receipt = new Uint8Array(block.receipt);
+  let anchors: ProofAnchor[] = [];
+  if (anchorOf) {
+    const rd = decodeSign1(receipt);
+    const rp = rd.ok ? decodeReceiptPayload(rd.msg.payload) : undefined;
+    if (!rp?.ok) throw none(`block ${reading.block_seq}'s receipt does not decode`);
+    anchors = [await anchorOf(rp.value.entry.height)];
+  }
   return encodeReadingProof({
     record: records[leafIndex] ?? new Uint8Array(0),
     leafIndex,
     path: inclusionProof(records.map(leafHash), leafIndex),
     signedHeader: decoded.value.signedHeader,
     gatewayCert: certs.gateway,
-    receipt: new Uint8Array(block.receipt),
+    receipt,
     notaryCert: certs.notary,
-    anchors: [],
+    anchors,
   });
 }

@@ -105,14 +105,14 @@ t.test(
     const ex = medchain(['notary', 'export', '--db', db, '--out', out]);
     t.equal(ex.status, 0, ex.stderr);
     t.match(ex.stdout, /exported 30 entries/);
-    const ver = medchain(['notary', 'verify-export', '--in', out, '--root', pki.rootPath]);
+    const ver = medchain(['verify', out, '--root', pki.rootPath, '--json']);
     t.equal(ver.status, 0, ver.stdout + ver.stderr);
     t.match(ver.stdout, /"ok":true/);
     const er = medchain(['notary', 'erase', '--db', db, '--height', '2', '--reason', 'request #7']);
     t.equal(er.status, 0, er.stderr);
     const out2 = join(dir, 'chain-erased.cbor');
     t.equal(medchain(['notary', 'export', '--db', db, '--out', out2]).status, 0);
-    const ver2 = medchain(['notary', 'verify-export', '--in', out2, '--root', pki.rootPath]);
+    const ver2 = medchain(['verify', out2, '--root', pki.rootPath, '--json']);
     t.equal(ver2.status, 0, ver2.stdout);
     t.match(ver2.stdout, /"erased":\[2\]/, 'the erased body is reported, the chain verifies');
   },

@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { ChainStore } from '../../broker/chain-store.js';
-import { readExport, writeExport } from '../../broker/export.js';
+import { encodeItem, readExport, writeExport } from '../../broker/export.js';
 import { verifyExport } from '../../broker/export-verify.js';
+import { createCrl } from '../../ca/crl.js';
+import { concatBytes } from '../../core/det-cbor.js';
 import { SqliteDb } from '../../ops/sqlite.js';
 import { createTestPki } from '../helpers/pki.js';
 import { BlockMaker, startNotary, tempDir } from './helpers.js';
@@ -15,7 +17,7 @@ const gw2 = await pki.participant('gateway', 'gw-2');
 const s1 = await pki.signer(gw1);
 const s2 = await pki.signer(gw2);
 
-/** A stopped notary database with 8 entries from two gateways, entry 3's body erased. */
+/** A stopped notary database with 8 entries from two gateways, entry 3's body erased, a CRL held. */
 async function chain(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dbPath = join(tempDir(t), 'chain.db');
   const notary = await startNotary(t, pki, me, [gw1, gw2], { dbPath });
@@ -32,6 +34,8 @@ async function chain(t: { teardown(fn: () => unknown): void }): Promise<string> 
   }
   await notary.checkpointer.checkpoint();
   await notary.store.eraseBody(3, 'erasure request #12', Date.now());
+  const installed = await notary.trust.updateCrl(new Uint8Array((await createCrl(pki.ca)).rawData));
+  if (!installed.ok) throw new Error(installed.detail);
   await notary.stop();
   return dbPath;
 }
@@ -66,6 +70,7 @@ t.test(
       t.same(v.erased, [3], 'the erased body is reported, not failed');
       t.same(v.unreceipted, []);
       t.ok(v.checkpoints >= 2);
+      t.match(v, { crls: 1, revocationChecked: true }, 'the CRL the notary held is applied');
     }
     const w = await verifyExport(bytes, { root: me.tls.pem });
     t.equal(w.ok ? 'ok' : w.check, 'root', 'another root than the one given is refused');
@@ -105,3 +110,90 @@ t.test('a flipped byte in an exported receipt or header is named by height', asy
   const truncated = await verifyExport(bytes.subarray(0, bytes.length - 80), { root: pki.rootPem });
   t.notOk(truncated.ok, 'a truncated export fails');
 });
+
+t.test(
+  'revocation: the CRL the notary holds travels in the export; each block is judged at its registration',
+  async (t) => {
+    const gwA = await pki.participant('gateway', 'gw-a');
+    const gwB = await pki.participant('gateway', 'gw-b');
+    const T0 = Date.now();
+    let clock = T0;
+    const dbPath = join(tempDir(t), 'chain.db');
+    const notary = await startNotary(t, pki, me, [gwA, gwB], { dbPath, now: () => clock });
+    const a = new BlockMaker('gw-a', await pki.signer(gwA));
+    const b = new BlockMaker('gw-b', await pki.signer(gwB));
+    // Heights 1..4 registered at T0, +10 s, +20 s, +50 s.
+    for (const [offset, g, m] of [
+      [0, 'gw-a', a],
+      [10_000, 'gw-b', b],
+      [20_000, 'gw-a', a],
+      [50_000, 'gw-b', b],
+    ] as const) {
+      clock = T0 + offset;
+      const ans = await notary.registrar.submit(g, (await m.next()).bytes);
+      if (ans.kind !== 'registered') throw new Error(JSON.stringify(ans));
+    }
+    // gw-a is revoked after all its blocks, gw-b between its two (Trent dates in whole seconds).
+    await pki.ca.revoke(gwA.signing.serial, 'superseded', new Date(T0 + 100_000));
+    await pki.ca.revoke(gwB.signing.serial, 'keyCompromise', new Date(T0 + 35_000));
+    const crl = new Uint8Array((await createCrl(pki.ca)).rawData);
+    const installed = await notary.trust.updateCrl(crl);
+    t.ok(installed.ok, installed.detail);
+    await notary.stop();
+
+    const bytes = await exportOf(t, dbPath);
+    const items = [...readExport(bytes)];
+    t.equal(items[0]?.kind === 'header' && items[0].version, 2, 'export version 2');
+    const crlItems = items.filter((i) => i.kind === 'crl');
+    t.equal(crlItems.length, 1, 'the CRL the notary installed is in the export');
+    t.same(crlItems[0]?.kind === 'crl' && Buffer.from(crlItems[0].der), Buffer.from(crl));
+    const v = await verifyExport(bytes, { root: pki.rootPem });
+    t.match(
+      v,
+      { ok: false, check: 'certificate', height: 4, detail: /^revoked: / },
+      'heights 1-3 (registered before their revocation dates) pass; height 4 fails',
+    );
+
+    // The same chain without its CRL: revocation unknown, said so; the auditor's CRL judges it.
+    const stripped = concatBytes(items.filter((i) => i.kind !== 'crl').map(encodeItem));
+    const blind = await verifyExport(stripped, { root: pki.rootPem });
+    t.match(blind, { ok: true, size: 4, crls: 0, revocationChecked: false });
+    const given = await verifyExport(stripped, { root: pki.rootPem, crls: [crl] });
+    t.match(given, { ok: false, check: 'certificate', height: 4 });
+
+    // A CRL that is not Trent's, or that comes after the entries, is refused as such.
+    const crlAt = Buffer.from(bytes).indexOf(Buffer.from(crl));
+    const forged = bytes.slice();
+    forged[crlAt + crl.length - 3]! ^= 0x01;
+    t.match(await verifyExport(forged, { root: pki.rootPem }), {
+      ok: false,
+      check: 'crl',
+      detail: /not a CRL signed by the root/,
+    });
+    const late = concatBytes(
+      [
+        ...items.filter((i) => i.kind !== 'crl' && i.kind !== 'end'),
+        ...crlItems,
+        items.at(-1)!,
+      ].map(encodeItem),
+    );
+    t.match(await verifyExport(late, { root: pki.rootPem }), {
+      ok: false,
+      check: 'format',
+      detail: /CRLs must precede entries/,
+    });
+    const v1 = concatBytes(
+      items.map((i) => encodeItem(i.kind === 'header' ? { ...i, version: 1 } : i)),
+    );
+    t.match(await verifyExport(v1, { root: pki.rootPem }), {
+      ok: false,
+      check: 'format',
+      detail: /version 2/,
+    });
+    t.match(await verifyExport(stripped, { root: pki.rootPem, crls: ['not a CRL'] }), {
+      ok: false,
+      check: 'crl',
+      detail: /given CRL 1: unreadable/,
+    });
+  },
+);

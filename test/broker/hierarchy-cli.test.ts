@@ -1,7 +1,8 @@
 /**
  * Must show (issue 6): two gateways, an institution notary and a regional notary started
  * from the CLI run together; the institution anchors its head into the regional chain;
- * both exported chains verify offline with Trent's root alone.
+ * both exported chains verify offline with Trent's root alone, and `medchain verify
+ * --upstream` follows the institution's anchors into the regional export.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -116,11 +117,36 @@ t.test('two gateways, institution and regional notaries from the CLI', async (t)
     );
   }
   for (const id of ['notary-1', 'regional']) {
-    const out = join(dir, `${id}.cbor`);
-    const ex = medchain(['notary', 'export', '--db', join(dir, `${id}.db`), '--out', out]);
+    const ex = medchain([
+      'notary',
+      'export',
+      '--db',
+      join(dir, `${id}.db`),
+      '--out',
+      join(dir, `${id}.cbor`),
+    ]);
     t.equal(ex.status, 0, ex.stderr);
-    const v = medchain(['notary', 'verify-export', '--in', out, '--root', pki.rootPath]);
-    t.equal(v.status, 0, `${id}: ${v.stdout}${v.stderr}`);
-    t.match(v.stdout, /"ok":true/);
   }
+  const reg = medchain(['verify', join(dir, 'regional.cbor'), '--root', pki.rootPath]);
+  t.equal(reg.status, 0, `regional: ${reg.stdout}${reg.stderr}`);
+  t.match(reg.stdout, /^OK regional: \d+ entries/);
+  // The institution may stop before the last anchor's receipt reaches it: the regional
+  // export still shows that anchor registered, so every height is covered.
+  const args = [join(dir, 'notary-1.cbor'), '--root', pki.rootPath];
+  const followed = medchain(['verify', ...args, '--upstream', join(dir, 'regional.cbor')]);
+  t.equal(followed.status, 0, `notary-1: ${followed.stdout}${followed.stderr}`);
+  t.match(
+    followed.stdout,
+    /^OK notary-1: 10 entries .* followed into regional: heights 1\.\.10 of 10 covered/,
+  );
+  // The institution export given as its own upstream: its anchors are not entries there.
+  const wrong = medchain(['verify', ...args, '--upstream', join(dir, 'notary-1.cbor')]);
+  t.equal(wrong.status, 1);
+  t.match(
+    wrong.stdout,
+    /^FAIL at height \d+: anchor: anchor 1: upstream height \d+ \(regional\) is not in the upstream export/,
+  );
+  const missing = medchain(['verify', join(dir, 'absent.cbor'), '--root', pki.rootPath]);
+  t.equal(missing.status, 2);
+  t.match(missing.stderr, /CLI_INPUT/);
 });

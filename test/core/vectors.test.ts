@@ -144,6 +144,6 @@ t.test('every vector gives its expected check', async (t) => {
       wrong.push(`${relative(root, f)}: want ${want ?? 'ok'}, got ${got}`);
   }
   t.same(wrong, [], `all ${cases.length} cases as expected`);
-  t.equal(happy, 21, '7 inclusion + 7 consistency + 2 COSE + 5 structure valid cases');
+  t.equal(happy, 22, '7 inclusion + 7 consistency + 2 COSE + 6 structure valid cases');
   t.ok(cases.length > 150, `${cases.length} cases`);
 });

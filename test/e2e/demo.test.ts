@@ -14,7 +14,7 @@ interface Summary {
   readings: { acked: number; stored: number; rejected: number };
   blocks: number;
   receipts: number;
-  chains: { notary: string; entries: number; verified: boolean }[];
+  chains: { notary: string; entries: number; verified: boolean; anchoredHeights?: number }[];
   anchors: number;
   proof: { ok: boolean; device?: string; seq?: number; notary?: string };
 }
@@ -62,6 +62,12 @@ t.test(
       .reduce((n, c) => n + c.entries, 0);
     t.equal(institution, s.blocks, 'one chain entry per gateway block');
     t.ok(s.anchors > 0, `${s.anchors} institution checkpoints anchored in the regional chain`);
+    for (const c of s.chains.filter((x) => x.notary !== 'regional')) {
+      t.ok(
+        (c.anchoredHeights ?? 0) > 0,
+        `${c.notary}: heights 1..${c.anchoredHeights} followed into the regional export`,
+      );
+    }
     t.match(s.proof, { ok: true, notary: 'notary-1' });
   },
 );

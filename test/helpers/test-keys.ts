@@ -11,6 +11,7 @@ const scalar = (label: string) => Uint8Array.from(createHash('sha256').update(la
 
 export const TEST_KEY_A = scalar('medchain test key A');
 export const TEST_KEY_B = scalar('medchain test key B');
+export const TEST_KEY_C = scalar('medchain test key C');
 
 export const testSignerA = () => softwareSigner(TEST_KEY_A, new TextEncoder().encode('test-gw-1'));
 export const testSignerB = () => softwareSigner(TEST_KEY_B, new TextEncoder().encode('test-gw-2'));

@@ -17,10 +17,14 @@ import { kidOfCertificate } from '../../core/kid.js';
 import { leafHash, merkleRoot } from '../../core/merkle.js';
 import { inclusionProof } from '../../core/merkle-proof.js';
 import { encodeReading } from '../../core/reading.js';
-import { encodeReadingProof, type ReadingProof } from '../../core/reading-proof.js';
+import {
+  encodeReadingProof,
+  type ProofAnchor,
+  type ReadingProof,
+} from '../../core/reading-proof.js';
 import { signCheckpoint, signReceipt } from '../../core/receipt.js';
 import { softwareSigner } from '../../core/signer.js';
-import { TEST_KEY_A, TEST_KEY_B } from '../helpers/test-keys.js';
+import { TEST_KEY_A, TEST_KEY_B, TEST_KEY_C } from '../helpers/test-keys.js';
 
 type Files = Map<string, string>;
 const text = (s: string) => new TextEncoder().encode(s);
@@ -33,14 +37,21 @@ const flipBit = (b: Uint8Array, bit: number) => {
 
 export const GATEWAY_CERT = text('stand-in certificate of gw-1');
 export const NOTARY_CERT = text('stand-in certificate of notary-1');
+export const REGIONAL_CERT = text('stand-in certificate of regional');
 const T0 = 1_795_000_000_000;
 
 export async function structureVectors(files: Files): Promise<void> {
   const gw = softwareSigner(TEST_KEY_A, kidOfCertificate(GATEWAY_CERT));
   const notary = softwareSigner(TEST_KEY_B, kidOfCertificate(NOTARY_CERT));
+  const regional = softwareSigner(TEST_KEY_C, kidOfCertificate(REGIONAL_CERT));
   const certificates = {
     [toHex(GATEWAY_CERT)]: { role: 'gateway', id: 'gw-1', publicKey: toHex(gw.publicKey) },
     [toHex(NOTARY_CERT)]: { role: 'notary', id: 'notary-1', publicKey: toHex(notary.publicKey) },
+    [toHex(REGIONAL_CERT)]: {
+      role: 'notary',
+      id: 'regional',
+      publicKey: toHex(regional.publicKey),
+    },
   };
 
   const records = [0, 1, 2, 3, 4].map((i) =>
@@ -210,6 +221,61 @@ export async function structureVectors(files: Files): Promise<void> {
     { ...proof, receipt: checkpoint },
     'receipt',
   );
+
+  // The anchor: checkpoint 1 (which holds entry 1) sealed as block 1 of notary-1 and
+  // registered at height 1 of the regional chain.
+  const anchorHeader = await sign1(
+    notary,
+    encodeBlockHeader({
+      gatewayId: 'notary-1',
+      seq: 1,
+      prev: ZERO_HASH,
+      bodyHash: taggedHash(Tag.BlockBody, checkpoint),
+      root: merkleRoot([leafHash(checkpoint)]),
+      count: 1,
+      sealedAt: T0 + 4000,
+    }),
+  );
+  const regionalEntry = encodeEntry({
+    height: 1,
+    prev: ZERO_HASH,
+    internal: internalHash(anchorHeader),
+    submitter: 'notary-1',
+    registeredAt: T0 + 5000,
+  });
+  const anchor: ProofAnchor = {
+    checkpoint,
+    path: [],
+    anchorHeader,
+    upstreamReceipt: await signReceipt(
+      regional,
+      'regional',
+      regionalEntry,
+      merkleRoot([leafHash(entryHash(regionalEntry))]),
+    ),
+    upstreamCert: REGIONAL_CERT,
+  };
+  proofCase(
+    'anchored',
+    'reading 3 with the regional anchor of entry 1',
+    { ...proof, anchors: [anchor] },
+    null,
+  );
+  proofCase(
+    'anchored-modified-checkpoint-bit-0',
+    'the anchored checkpoint altered',
+    {
+      ...proof,
+      anchors: [{ ...anchor, checkpoint: flipBit(checkpoint, 8 * (checkpoint.length - 70)) }],
+    },
+    'anchor-block',
+  );
+  proofCase(
+    'anchored-wrong-regional-certificate',
+    "the institution notary's certificate where the regional one belongs",
+    { ...proof, anchors: [{ ...anchor, upstreamCert: NOTARY_CERT }] },
+    'anchor-certificate',
+  );
   files.set('structures/README.md', README);
 }
 
@@ -217,7 +283,7 @@ const README = `# Structure vectors (generated)
 
 Written by \`test/vectors/structures.ts\` (via generate.ts); do not edit. Format:
 docs/FORMAT.md, sections "Internal blocks" to "Reading proofs". Signed with the
-FIXED TEST KEYS A (gateway) and B (notary) of test/helpers/test-keys.ts;
+FIXED TEST KEYS A (gateway), B (notary) and C (regional notary) of test/helpers/test-keys.ts;
 deterministic (RFC 6979), so the files regenerate byte for byte.
 
 - \`block/\`: \`block\` (hex) verifies with \`gatewayPublicKey\`, \`kid\` and
