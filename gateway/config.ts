@@ -52,6 +52,25 @@ export const configSchema = z.strictObject({
           deviceCertificates: z.boolean().default(false),
         })
         .optional(),
+      /** MQTT over WebSocket (ws://, or wss:// with `tls`) for devices behind HTTP proxies. */
+      ws: z
+        .strictObject({
+          host: z.string().default('127.0.0.1'),
+          port,
+          path: z
+            .string()
+            .regex(/^\/[^\s]*$/, 'an absolute HTTP path')
+            .default('/mqtt'),
+          tls: z
+            .strictObject({
+              cert: path,
+              key: path,
+              ca: path.optional(),
+              deviceCertificates: z.boolean().default(false),
+            })
+            .optional(),
+        })
+        .optional(),
       /** Take readings from an existing broker (Mosquitto) instead of the embedded one. */
       external: z
         .strictObject({
@@ -142,6 +161,8 @@ export const ENV_OVERRIDES: Readonly<Record<string, [string[], Kind]>> = {
   DB: [['db'], 'string'],
   DEVICES_HOST: [['devices', 'host'], 'string'],
   DEVICES_PORT: [['devices', 'port'], 'int'],
+  DEVICES_WS_HOST: [['devices', 'ws', 'host'], 'string'],
+  DEVICES_WS_PORT: [['devices', 'ws', 'port'], 'int'],
   DEVICES_EXTERNAL_URL: [['devices', 'external', 'url'], 'string'],
   HTTP_HOST: [['http', 'host'], 'string'],
   HTTP_PORT: [['http', 'port'], 'int'],
@@ -169,6 +190,9 @@ const PATH_KEYS: readonly string[][] = [
   ['devices', 'tls', 'cert'],
   ['devices', 'tls', 'key'],
   ['devices', 'tls', 'ca'],
+  ['devices', 'ws', 'tls', 'cert'],
+  ['devices', 'ws', 'tls', 'key'],
+  ['devices', 'ws', 'tls', 'ca'],
   ['devices', 'external', 'passwordFile'],
   ['devices', 'external', 'ca'],
   ['devices', 'external', 'cert'],

@@ -205,6 +205,8 @@ export class Gateway {
         : undefined;
       if (external) started.push(external);
       const tls = cfg.devices.tls;
+      const ws = cfg.devices.ws;
+      const trent = { root, crl };
       const broker = ext
         ? undefined
         : await DeviceBroker.start({
@@ -219,7 +221,26 @@ export class Gateway {
                     key: readText(tls.key, 'device TLS key'),
                     ...(tls.ca ? { ca: readText(tls.ca, 'device TLS CA') } : {}),
                   },
-                  clientCertificates: tls.deviceCertificates ? { root, crl } : undefined,
+                  clientCertificates: tls.deviceCertificates ? trent : undefined,
+                }
+              : undefined,
+            ws: ws
+              ? {
+                  host: ws.host,
+                  port: ws.port,
+                  path: ws.path,
+                  tls: ws.tls
+                    ? {
+                        options: {
+                          cert: readText(ws.tls.cert, 'device WebSocket TLS certificate'),
+                          key: readText(ws.tls.key, 'device WebSocket TLS key'),
+                          ...(ws.tls.ca
+                            ? { ca: readText(ws.tls.ca, 'device WebSocket TLS CA') }
+                            : {}),
+                        },
+                        clientCertificates: ws.tls.deviceCertificates ? trent : undefined,
+                      }
+                    : undefined,
                 }
               : undefined,
             registry: new DeviceRegistry(spool.db),
@@ -262,6 +283,7 @@ export class Gateway {
           gatewayId: cfg.gatewayId,
           devicesPort: broker?.port,
           devicesTlsPort: broker?.tlsPort,
+          devicesWsPort: broker?.wsPort,
           devicesExternal: ext?.url,
           httpPort: http.port,
           notary: cfg.notary.url,
