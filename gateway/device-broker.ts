@@ -14,13 +14,16 @@ import { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { ReadingLimits } from '../core/reading-schema.js';
 import type { Logger } from '../ops/log.js';
-import { deviceAuth } from './device-auth.js';
+import { type CertificateAuth, deviceAuth } from './device-auth.js';
 import { devicePublish } from './device-publish.js';
 import { FrameLimitedConnection } from './frame-limit.js';
 import type { Intake } from './intake.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { DeviceRegistry } from './registry.js';
 import { RejectLog } from './reject-log.js';
+
+/** Trent's root and CRL (or a function giving the current CRL) for device client certificates. */
+export type CertificateTrust = Pick<CertificateAuth, 'root' | 'crl'>;
 
 export interface DeviceBrokerOptions {
   host: string;
@@ -33,7 +36,7 @@ export interface DeviceBrokerOptions {
         port: number;
         options: TlsOptions;
         /** Accept device client certificates issued by Trent (root, CRL PEM). */
-        clientCertificates?: { root: string; crl?: string | undefined } | undefined;
+        clientCertificates?: CertificateTrust | undefined;
       }
     | undefined;
   /** An MQTT-over-WebSocket listener as well (wss:// with `tls`), when given. */
@@ -46,7 +49,7 @@ export interface DeviceBrokerOptions {
         tls?:
           | {
               options: TlsOptions;
-              clientCertificates?: { root: string; crl?: string | undefined } | undefined;
+              clientCertificates?: CertificateTrust | undefined;
             }
           | undefined;
       }

@@ -15,6 +15,7 @@ import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
 import type { Logger } from '../ops/log.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
+import { crlFile } from './crl-file.js';
 import { DeviceBroker } from './device-broker.js';
 import { GatewayCode, GatewayError } from './errors.js';
 import { ExternalDeviceBroker } from './external-broker.js';
@@ -206,7 +207,8 @@ export class Gateway {
       if (external) started.push(external);
       const tls = cfg.devices.tls;
       const ws = cfg.devices.ws;
-      const trent = { root, crl };
+      // Device certificates are judged at each CONNECT against the CRL file as it is then.
+      const trent = { root, crl: cfg.crl && crl ? crlFile(cfg.crl, crl, log) : undefined };
       const broker = ext
         ? undefined
         : await DeviceBroker.start({
