@@ -117,6 +117,12 @@ export const configSchema = z.strictObject({
         .int()
         .min(0)
         .default(7 * 24 * 3600 * 1000),
+      /** Keep sealed block bodies and salts this long after the receipt, then erase them. */
+      bodyRetentionMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(30 * 24 * 3600 * 1000),
       pruneIntervalMs: ms.default(60_000),
       maxCommitBatch: z.number().int().min(1).default(1000),
     })
@@ -176,6 +182,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, [string[], Kind]>> = {
   SPOOL_MAX_BACKLOG_READINGS: [['spool', 'maxBacklogReadings'], 'int'],
   SPOOL_MAX_BACKLOG_BYTES: [['spool', 'maxBacklogBytes'], 'int'],
   SPOOL_RETENTION_MS: [['spool', 'retentionMs'], 'int'],
+  SPOOL_BODY_RETENTION_MS: [['spool', 'bodyRetentionMs'], 'int'],
   LOG_LEVEL: [['log', 'level'], 'string'],
 };
 export const ENV_PREFIX = 'MEDCHAIN_GATEWAY_';

@@ -26,6 +26,7 @@ import { type GatewayMetrics, gatewayMetrics } from './metrics.js';
 import { trustNotary } from './notary-trust.js';
 import { loadReaders } from './readers.js';
 import { DeviceRegistry } from './registry.js';
+import { runRetention } from './retention.js';
 import { Sealer } from './sealer.js';
 import { Spool } from './spool.js';
 import { Uplink } from './uplink.js';
@@ -54,6 +55,7 @@ export class Gateway {
   readonly #cfg: GatewayConfig;
   readonly #log: Logger;
   readonly #pruneTimer: NodeJS.Timeout;
+  #retention: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(p: {
@@ -81,10 +83,18 @@ export class Gateway {
     this.external = p.external;
     this.http = p.http;
     this.#pruneTimer = setInterval(() => {
-      this.spool
-        .prune(Date.now() - this.#cfg.spool.retentionMs)
-        .then((n) => n > 0 && this.#log.info({ pruned: n }, 'receipted readings pruned'))
-        .catch((err: unknown) => this.#log.error({ err }, 'prune failed'));
+      if (this.#retention) return; // the previous pass is still running
+      this.#retention = runRetention(
+        this.spool,
+        this.#cfg.spool,
+        this.metrics,
+        this.#log,
+        Date.now(),
+      )
+        .catch((err: unknown) => this.#log.error({ err }, 'retention pass failed'))
+        .finally(() => {
+          this.#retention = undefined;
+        });
     }, p.cfg.spool.pruneIntervalMs);
     this.#pruneTimer.unref();
   }
@@ -310,6 +320,8 @@ export class Gateway {
     this.metrics.backlogReadings.set(b.readings);
     this.metrics.backlogBytes.set(b.bytes);
     this.metrics.pushback.set(this.#intake.overloaded ? 1 : 0);
+    const erased = await this.spool.db.get<{ n: number }>('SELECT count(*) AS n FROM erasures');
+    this.metrics.erasedBlocks.set(erased?.n ?? 0);
   }
 
   async health(): Promise<Probe> {
@@ -348,6 +360,7 @@ export class Gateway {
     const log = this.#log;
     log.info('gateway shutting down');
     clearInterval(this.#pruneTimer);
+    await this.#retention;
     await this.broker?.close();
     await this.external?.close();
     await this.#intake.close();

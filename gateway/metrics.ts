@@ -105,6 +105,22 @@ export function gatewayMetrics() {
       help: 'Sealed blocks without a receipt',
       registers: r,
     }),
+    readingsPruned: new Counter({
+      name: 'medchain_gateway_readings_pruned_total',
+      help: 'Spooled readings deleted after their block receipt plus spool.retentionMs',
+      registers: r,
+    }),
+    bodiesErased: new Counter({
+      name: 'medchain_gateway_block_bodies_erased_total',
+      help: 'Block bodies and salts erased by this process, by cause (retention)',
+      labelNames: ['cause'] as const,
+      registers: r,
+    }),
+    erasedBlocks: new Gauge({
+      name: 'medchain_gateway_blocks_erased',
+      help: 'Blocks whose body is erased in the database (retention and erasure requests)',
+      registers: r,
+    }),
     uplinkConnected: new Gauge({
       name: 'medchain_gateway_uplink_connected',
       help: '1 while the MQTT connection to the notary is up',

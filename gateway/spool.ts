@@ -37,6 +37,8 @@ export interface StoredBlock {
   readonly count: number;
   readonly sealedAt: number;
   readonly receipt: Uint8Array | null;
+  /** The body and salts were erased (bytes hold the signed header and an empty body). */
+  readonly erased: boolean;
 }
 
 export interface NewBlock {
@@ -187,6 +189,11 @@ export class Spool {
           `block ${b.seq}: ${marked.changes} unsealed readings up to id ${b.lastReadingId}, expected ${b.count}`,
         );
       }
+      // Which devices a block holds outlives the readings (pruned): erasure by device.
+      await tx.run(
+        'INSERT INTO block_devices (device_id, block_seq) SELECT DISTINCT device_id, ? FROM readings WHERE block_seq = ?',
+        [b.seq, b.seq],
+      );
       await tx.run('UPDATE state SET last_seq = ?, last_hash = ? WHERE id = 1', [b.seq, b.hash]);
     });
   }
@@ -194,7 +201,7 @@ export class Spool {
   /** Blocks without a receipt with seq >= fromSeq, in seq order. */
   async unreceipted(fromSeq: number, limit: number): Promise<StoredBlock[]> {
     const rows = await this.db.all<BlockRow>(
-      'SELECT * FROM blocks WHERE receipt IS NULL AND seq >= ? ORDER BY seq LIMIT ?',
+      `${SELECT_BLOCK} WHERE b.receipt IS NULL AND b.seq >= ? ORDER BY b.seq LIMIT ?`,
       [fromSeq, limit],
     );
     return rows.map(blockOf);
@@ -206,14 +213,14 @@ export class Spool {
    */
   async toSubmit(fromSeq: number, resendBelow: number, limit: number): Promise<StoredBlock[]> {
     const rows = await this.db.all<BlockRow>(
-      'SELECT * FROM blocks WHERE seq >= ? AND (receipt IS NULL OR seq < ?) ORDER BY seq LIMIT ?',
+      `${SELECT_BLOCK} WHERE b.seq >= ? AND (b.receipt IS NULL OR b.seq < ?) ORDER BY b.seq LIMIT ?`,
       [fromSeq, resendBelow, limit],
     );
     return rows.map(blockOf);
   }
 
   async block(seq: number): Promise<StoredBlock | undefined> {
-    const row = await this.db.get<BlockRow>('SELECT * FROM blocks WHERE seq = ?', [seq]);
+    const row = await this.db.get<BlockRow>(`${SELECT_BLOCK} WHERE b.seq = ?`, [seq]);
     return row ? blockOf(row) : undefined;
   }
 
@@ -251,7 +258,11 @@ export class Spool {
   }
 }
 
+const SELECT_BLOCK =
+  'SELECT b.seq, b.prev, b.hash, b.bytes, b.count, b.sealed_at, b.receipt, e.seq IS NOT NULL AS erased FROM blocks b LEFT JOIN erasures e ON e.seq = b.seq';
+
 interface BlockRow {
+  erased: number;
   seq: number;
   prev: Uint8Array;
   hash: Uint8Array;
@@ -270,6 +281,7 @@ function blockOf(r: BlockRow): StoredBlock {
     count: r.count,
     sealedAt: r.sealed_at,
     receipt: r.receipt ? u8(r.receipt) : null,
+    erased: r.erased === 1,
   };
 }
 

@@ -157,6 +157,16 @@ export class Uplink {
     o.metrics.unreceipted.set(await this.#countUnreceipted());
     for (const b of blocks) {
       if (!this.#client.connected) return;
+      if (b.erased) {
+        // Only a receipted block can be erased, so only a notary that lost it asks
+        // again ('gap'); we cannot supply the body. Keep asking the operator, slowly.
+        o.log.error(
+          { seq: b.seq },
+          'uplink: the notary wants a block whose body this gateway erased; restore the notary from its own copy',
+        );
+        this.#restart(o.retryMs ?? 2000);
+        return;
+      }
       this.#inflight.add(b.seq);
       this.#next = b.seq + 1;
       o.metrics.submitted.inc();

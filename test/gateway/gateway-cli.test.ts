@@ -363,6 +363,57 @@ t.test(
     t.notMatch(log, 'a-secret-of-enough-length', 'device secret not logged');
     t.notMatch(log, USER_PIN, 'HSM PIN not logged');
     t.match(log, /"msg":"gateway stopped"/);
+
+    // Erasure from the CLI; prove then says "erased" for the reading.
+    const prove = (seq: number, out: string) =>
+      medchain([
+        'prove',
+        '--db',
+        path,
+        '--cert',
+        'gw.pem',
+        '--notary-cert',
+        'notary.pem',
+        '--device',
+        'ox-2',
+        '--seq',
+        String(seq),
+        '--out',
+        join(dir, out),
+      ]);
+    const before = prove(1, 'before.proof');
+    t.equal(before.status, 0, before.stderr);
+    const both = medchain([
+      'gateway',
+      'erase',
+      '--db',
+      path,
+      '--block',
+      '1',
+      '--device',
+      'ox-2',
+      '--reason',
+      'x',
+    ]);
+    t.equal(both.status, 2);
+    t.match(both.stderr, /GATEWAY_ERASE: give exactly one of --block SEQ or --device ID/);
+    const badSeq = medchain(['gateway', 'erase', '--db', path, '--block', '0', '--reason', 'x']);
+    t.match(badSeq.stderr, /GATEWAY_ERASE: --block: a block sequence number/);
+    const erase = medchain([
+      'gateway',
+      'erase',
+      '--db',
+      path,
+      '--device',
+      'ox-2',
+      '--reason',
+      'patient request',
+    ]);
+    t.equal(erase.status, 0, erase.stderr);
+    t.match(erase.stdout, /erased 1 block bodies \(1\), 10 spooled readings; 0 already erased/);
+    const after = prove(2, 'after.proof');
+    t.equal(after.status, 2);
+    t.match(after.stderr, /GATEWAY_ERASED: no proof for ox-2#2: erased .*patient request/);
   },
 );
 

@@ -113,8 +113,9 @@ t.test('blocks: seq follows the head, across reopen; never two with one seq', as
   await s2.storeBlock(blk(2, h1.hash, 2, p2));
   await t.rejects(
     s2.db.run('UPDATE blocks SET bytes = ? WHERE seq = 1', [Uint8Array.of(7)]),
-    /never rewritten/,
+    /changes only by a logged erasure/,
   );
+  await t.rejects(s2.db.run('UPDATE blocks SET seq = 9 WHERE seq = 1'), /never rewritten/);
   t.same(
     (await s2.unreceipted(1, 10)).map((b) => b.seq),
     [1, 2],
