@@ -29,7 +29,7 @@ import { DeviceRegistry } from './registry.js';
 import { runRetention } from './retention.js';
 import { Sealer } from './sealer.js';
 import { Spool } from './spool.js';
-import { Uplink } from './uplink.js';
+import { Uplink, type UplinkStatus } from './uplink.js';
 
 function readText(path: string, what: string): string {
   try {
@@ -273,7 +273,9 @@ export class Gateway {
         host: cfg.http.host,
         port: cfg.http.port,
         registry: metrics.registry,
-        refresh: async () => gw?.refreshGauges(),
+        refresh: async () => {
+          await gw?.refreshGauges();
+        },
         health: async () => (gw ? gw.health() : { ok: false, detail: { starting: true } }),
         ready: async () => (gw ? gw.readiness() : { ok: false, detail: { starting: true } }),
       });
@@ -315,13 +317,15 @@ export class Gateway {
     }
   }
 
-  async refreshGauges(): Promise<void> {
+  async refreshGauges(): Promise<UplinkStatus> {
+    const uplink = await this.#uplink.status();
     const b = this.spool.backlog();
     this.metrics.backlogReadings.set(b.readings);
     this.metrics.backlogBytes.set(b.bytes);
     this.metrics.pushback.set(this.#intake.overloaded ? 1 : 0);
     const erased = await this.spool.db.get<{ n: number }>('SELECT count(*) AS n FROM erasures');
     this.metrics.erasedBlocks.set(erased?.n ?? 0);
+    return uplink;
   }
 
   async health(): Promise<Probe> {
@@ -330,7 +334,7 @@ export class Gateway {
   }
 
   async readiness(): Promise<Probe> {
-    await this.refreshGauges();
+    const uplink = await this.refreshGauges();
     const b = this.spool.backlog();
     const pushback = this.#intake.overloaded;
     const closing = this.#closing !== undefined;
@@ -345,7 +349,12 @@ export class Gateway {
         closing,
         backlogReadings: b.readings,
         backlogBytes: b.bytes,
-        uplinkConnected: this.#uplink.connected,
+        // A notary outage does not stop intake (readings spool, blocks wait on disk);
+        // it is reported so an operator sees how long and how much is waiting.
+        uplinkConnected: uplink.connected,
+        uplinkDownForMs: uplink.downForMs,
+        unreceiptedBlocks: uplink.unreceiptedBlocks,
+        oldestUnreceiptedAgeMs: uplink.oldestUnreceiptedAgeMs,
       },
     };
   }

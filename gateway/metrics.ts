@@ -121,6 +121,16 @@ export function gatewayMetrics() {
       help: 'Blocks whose body is erased in the database (retention and erasure requests)',
       registers: r,
     }),
+    uplinkDownSeconds: new Gauge({
+      name: 'medchain_gateway_uplink_down_seconds',
+      help: 'How long the notary has been unreachable (0 while connected)',
+      registers: r,
+    }),
+    oldestUnreceiptedSeconds: new Gauge({
+      name: 'medchain_gateway_oldest_unreceipted_block_age_seconds',
+      help: 'Age of the oldest sealed block still without a receipt (0: none)',
+      registers: r,
+    }),
     uplinkConnected: new Gauge({
       name: 'medchain_gateway_uplink_connected',
       help: '1 while the MQTT connection to the notary is up',

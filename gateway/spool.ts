@@ -207,6 +207,17 @@ export class Spool {
     return rows.map(blockOf);
   }
 
+  /** How many sealed blocks lack a receipt, and when the oldest of them was sealed. */
+  async unreceiptedSummary(): Promise<{ blocks: number; oldestSealedAt: number | undefined }> {
+    const n = await this.db.get<{ n: number }>(
+      'SELECT count(*) AS n FROM blocks WHERE receipt IS NULL',
+    );
+    const oldest = await this.db.get<{ sealed_at: number }>(
+      'SELECT sealed_at FROM blocks WHERE receipt IS NULL ORDER BY seq LIMIT 1',
+    );
+    return { blocks: n?.n ?? 0, oldestSealedAt: oldest?.sealed_at };
+  }
+
   /**
    * Blocks to (re)submit from `fromSeq` on, in seq order: those without a receipt, and
    * also receipted ones below `resendBelow` (a notary that asked for them again).
