@@ -86,6 +86,8 @@ export const configSchema = z.strictObject({
             .int()
             .min(60)
             .default(7 * 24 * 3600),
+          /** Connections on one MQTT 5 shared subscription (group commit; see external-broker.ts). */
+          subscribers: z.number().int().min(1).max(64).default(1),
         })
         .optional(),
       maxPacketBytes: z.number().int().min(256).optional(),
@@ -170,6 +172,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, [string[], Kind]>> = {
   DEVICES_WS_HOST: [['devices', 'ws', 'host'], 'string'],
   DEVICES_WS_PORT: [['devices', 'ws', 'port'], 'int'],
   DEVICES_EXTERNAL_URL: [['devices', 'external', 'url'], 'string'],
+  DEVICES_EXTERNAL_SUBSCRIBERS: [['devices', 'external', 'subscribers'], 'int'],
   HTTP_HOST: [['http', 'host'], 'string'],
   HTTP_PORT: [['http', 'port'], 'int'],
   NOTARY_URL: [['notary', 'url'], 'string'],

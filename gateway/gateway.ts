@@ -207,6 +207,7 @@ export class Gateway {
                 }
               : undefined,
             sessionExpirySeconds: ext.sessionExpirySeconds,
+            subscribers: ext.subscribers,
             intake,
             metrics,
             log,

@@ -30,6 +30,11 @@ export function gatewayMetrics() {
       help: 'Sequence numbers skipped by devices (missing readings)',
       registers: r,
     }),
+    lateReadings: new Counter({
+      name: 'medchain_gateway_seq_late_readings_total',
+      help: 'Readings stored with a seq below the device highest: they fill holes counted as gaps before',
+      registers: r,
+    }),
     skewed: new Counter({
       name: 'medchain_gateway_clock_skewed_total',
       help: 'Readings whose device clock is beyond the allowed skew (kept, flagged)',

@@ -23,6 +23,8 @@ export interface InsertResult {
   readonly outcome: InsertOutcome;
   /** Sequence numbers skipped by this device just before this reading (0: none). */
   readonly gap: number;
+  /** Stored with a seq below the device's highest: it fills a hole counted earlier as a gap. */
+  readonly late: boolean;
 }
 
 export interface PendingReading extends SpoolReading {
@@ -307,18 +309,19 @@ async function insertOne(tx: Queryable, r: SpoolReading): Promise<InsertResult> 
       [r.deviceId, r.seq],
     );
     const same = old !== undefined && equalBytes(u8(old.bytes), r.bytes);
-    return { outcome: same ? 'duplicate' : 'conflict', gap: 0 };
+    return { outcome: same ? 'duplicate' : 'conflict', gap: 0, late: false };
   }
   const last = await tx.get<{ last_seq: number }>(
     'SELECT last_seq FROM device_seq WHERE device_id = ?',
     [r.deviceId],
   );
   let gap = 0;
+  const late = last !== undefined && r.seq < last.last_seq;
   if (last === undefined) {
     await tx.run('INSERT INTO device_seq (device_id, last_seq) VALUES (?, ?)', [r.deviceId, r.seq]);
   } else if (r.seq > last.last_seq) {
     gap = r.seq - last.last_seq - 1;
     await tx.run('UPDATE device_seq SET last_seq = ? WHERE device_id = ?', [r.seq, r.deviceId]);
   }
-  return { outcome: 'stored', gap };
+  return { outcome: 'stored', gap, late };
 }
