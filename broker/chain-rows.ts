@@ -1,5 +1,5 @@
 /** Row shapes of the chain database and their mapping to chain-store types. */
-import type { StoredBlock, StoredEntry } from './chain-store.js';
+import type { StoredBlock, StoredEntry } from './chain-types.js';
 import { BrokerCode, BrokerError } from './errors.js';
 
 const ZERO: Uint8Array = new Uint8Array(32);
@@ -12,6 +12,11 @@ export interface EntryRow {
   submitter: string;
   registered_at: number;
   log_root: Buffer;
+}
+
+/** An entry row joined with H(n-1) (NULL at height 1). */
+export interface EntryWithPrevRow extends EntryRow {
+  prev_hash: Buffer | null;
 }
 
 export interface BlockRow {
@@ -28,7 +33,7 @@ export interface BlockRow {
 
 export const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-export function toStoredEntry(r: EntryRow): StoredEntry {
+export function toStoredEntry(r: EntryWithPrevRow): StoredEntry {
   const entryBytes = u8(r.entry);
   return {
     height: r.height,
@@ -37,7 +42,7 @@ export function toStoredEntry(r: EntryRow): StoredEntry {
     logRoot: u8(r.log_root),
     entry: {
       height: r.height,
-      prev: ZERO, // filled by callers that decode; see entryAt()
+      prev: r.prev_hash ? u8(r.prev_hash) : ZERO,
       internal: u8(r.internal),
       submitter: r.submitter,
       registeredAt: r.registered_at,

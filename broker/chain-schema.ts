@@ -5,9 +5,12 @@
  * (DESIGN §3.8): emptying `body` of a block whose erasure was logged first in
  * `erasures`, keeping the signed header (and so h(n), the entry and the chain) intact.
  * `gateways` is the only freely updated table: it is derived state (last seq and h
- * per gateway) that `blocks` can rebuild.
+ * per gateway) that `blocks` can rebuild. `merkle_nodes` is derived from `entries` too,
+ * but append-only: it is what proofs are served from, and open() checks it.
  */
-export const SCHEMA_VERSION = '1';
+export const SCHEMA_VERSION = '2';
+/** Schema 1 had no `merkle_nodes`: opening such a database builds the table, then says 2. */
+export const SCHEMA_WITHOUT_NODES = '1';
 
 const appendOnly = (table: string) => `
 CREATE TRIGGER IF NOT EXISTS ${table}_no_update BEFORE UPDATE ON ${table}
@@ -29,6 +32,17 @@ CREATE TABLE IF NOT EXISTS entries (
   log_root      BLOB NOT NULL CHECK (length(log_root) = 32)
 );
 ${appendOnly('entries')}
+
+-- The Merkle log over H(1..n) as complete subtrees (core/merkle-nodes.ts): node
+-- (level, idx) is the RFC 9162 root over leaves [idx * 2^level, (idx + 1) * 2^level);
+-- level 0 is leafHash(H(idx + 1)). Written with the entry that completes it.
+CREATE TABLE IF NOT EXISTS merkle_nodes (
+  level INTEGER NOT NULL CHECK (level >= 0 AND level < 63),
+  idx   INTEGER NOT NULL CHECK (idx >= 0),
+  hash  BLOB NOT NULL CHECK (length(hash) = 32),
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+${appendOnly('merkle_nodes')}
 
 -- The internal block registered at each height: signed header as received, body
 -- (ciphertext) or x'' once erased. kid names the gateway certificate.

@@ -1,8 +1,11 @@
 /**
- * Signed checkpoints (core/receipt.ts signCheckpoint): one every `everyEntries` new
- * entries or every `everyMs` (whichever first), also when nothing changed so a reader
- * can tell a live notary from a stalled one. Stored (append-only) before it is
- * published retained on the checkpoint topic.
+ * Signed checkpoints (core/receipt.ts signCheckpoint): one once `everyEntries` new
+ * entries have accumulated, or at the `everyMs` tick, but only if the log grew since
+ * the last one. An idle log gets no new signature (nothing new to attest, and no
+ * stream of identical statements on the token); its last checkpoint stays the one
+ * published retained on the checkpoint topic and served by the HTTP API. A notary with
+ * no checkpoint yet signs one at start, of size 0 on an empty chain. Stored
+ * (append-only) before it is published.
  */
 import { signCheckpoint } from '../core/receipt.js';
 import type { Signer } from '../core/signer.js';
@@ -65,7 +68,10 @@ export class Checkpointer {
     }
   }
 
-  /** Signs, stores and publishes a checkpoint of the current size (one at a time). */
+  /**
+   * Signs, stores and publishes a checkpoint of the current size (one at a time) if the
+   * log grew since the last one; otherwise returns the last one unchanged.
+   */
   checkpoint(): Promise<Uint8Array | undefined> {
     this.#running ??= this.#sign().finally(() => {
       this.#running = undefined;
@@ -75,15 +81,19 @@ export class Checkpointer {
 
   async #sign(): Promise<Uint8Array | undefined> {
     const { store } = this.#o;
-    const size = store.size;
+    const { size, head, root } = store.snapshot();
+    if (size === this.#lastSize) {
+      this.#o.log?.debug({ size }, 'log idle since the last checkpoint: kept, not re-signed');
+      return this.#latest;
+    }
     const time = (this.#o.now ?? Date.now)();
     try {
       const t0 = performance.now();
       const signed = await signCheckpoint(this.#o.signer, {
         notaryId: this.#o.notaryId,
         size,
-        head: store.headAt(size),
-        logRoot: store.rootAt(size),
+        head,
+        logRoot: root,
         time,
       });
       this.#o.metrics?.signSeconds.observe((performance.now() - t0) / 1000);

@@ -133,7 +133,12 @@ export async function writeExport(
       });
     }
     for (const a of await store.anchors()) await put({ kind: 'anchor', ...a });
-    await put({ kind: 'end', size, head: store.headAt(size), logRoot: store.rootAt(size) });
+    await put({
+      kind: 'end',
+      size,
+      head: await store.headAt(size),
+      logRoot: await store.rootAt(size),
+    });
     await fh.write(concatBytes(buf));
     await fh.sync();
   } finally {

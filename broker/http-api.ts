@@ -166,13 +166,13 @@ export class HttpApi {
       height,
       size,
       leafIndex: height - 1,
-      entryHash: b64(store.headAt(height)),
-      proof: store.inclusionProof(height, size).map(b64),
-      root: b64(store.rootAt(size)),
+      entryHash: b64(await store.headAt(height)),
+      proof: (await store.inclusionProof(height, size)).map(b64),
+      root: b64(await store.rootAt(size)),
     };
   }
 
-  #consistency(q: URLSearchParams) {
+  async #consistency(q: URLSearchParams) {
     const { store } = this.#o;
     const from = intParam(q, 'from');
     const to = intParam(q, 'to', store.size);
@@ -180,9 +180,9 @@ export class HttpApi {
     return {
       from,
       to,
-      proof: store.consistencyProof(from, to).map(b64),
-      root1: b64(store.rootAt(from)),
-      root2: b64(store.rootAt(to)),
+      proof: (await store.consistencyProof(from, to)).map(b64),
+      root1: b64(await store.rootAt(from)),
+      root2: b64(await store.rootAt(to)),
     };
   }
 

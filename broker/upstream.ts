@@ -51,13 +51,6 @@ export interface UpstreamOptions {
   readonly metrics?: NotaryMetrics | undefined;
 }
 
-interface AnchorRow {
-  upstream_seq: number;
-  size: number;
-  block: Buffer;
-  receipt: Buffer | null;
-}
-
 /** Events: 'anchored' ({ seq, size }) when an anchor receipt is stored. */
 export class Upstream extends EventEmitter {
   readonly #o: UpstreamOptions;
@@ -108,18 +101,9 @@ export class Upstream extends EventEmitter {
     this.#timer.unref();
   }
 
-  async #last(): Promise<AnchorRow | undefined> {
-    return this.#o.store.db.get<AnchorRow>(
-      'SELECT * FROM anchors ORDER BY upstream_seq DESC LIMIT 1',
-    );
-  }
-
   /** Anchored size: the checkpoint size of the last anchor with a receipt. */
-  async anchoredSize(): Promise<number> {
-    const r = await this.#o.store.db.get<{ size: number }>(
-      'SELECT size FROM anchors WHERE receipt IS NOT NULL ORDER BY upstream_seq DESC LIMIT 1',
-    );
-    return r?.size ?? 0;
+  anchoredSize(): Promise<number> {
+    return this.#o.store.anchoredSize();
   }
 
   /** Resends the pending anchor, or makes a new one when the chain has grown. */
@@ -132,7 +116,7 @@ export class Upstream extends EventEmitter {
   async #tick(): Promise<void> {
     this.#busy = true;
     try {
-      const last = await this.#last();
+      const last = await this.#o.store.lastAnchor();
       if (last && !last.receipt) {
         this.#send(last.block);
         return;
@@ -143,7 +127,7 @@ export class Upstream extends EventEmitter {
       const c = sig.ok ? decodeCheckpointPayload(sig.msg.payload) : undefined;
       if (!c?.ok) return;
       if (last && c.value.size <= last.size) return;
-      const seq = (last?.upstream_seq ?? 0) + 1;
+      const seq = (last?.upstreamSeq ?? 0) + 1;
       const prev = last ? internalHash(blockSignedHeader(last.block)) : ZERO_HASH;
       const header = {
         gatewayId: this.#o.notaryId,
@@ -156,10 +140,7 @@ export class Upstream extends EventEmitter {
       };
       const signedHeader = await sign1(this.#o.signer, encodeBlockHeader(header));
       const block = encodeBlock({ signedHeader, body: cp });
-      await this.#o.store.db.run(
-        'INSERT INTO anchors (upstream_seq, size, block, receipt, created_at) VALUES (?, ?, ?, NULL, ?)',
-        [seq, c.value.size, block, Date.now()],
-      );
+      await this.#o.store.putAnchor(seq, c.value.size, block, Date.now());
       this.#send(block);
     } catch (err) {
       this.#o.log?.error({ err }, 'anchoring failed; retried at the next tick');
@@ -210,18 +191,11 @@ export class Upstream extends EventEmitter {
         return;
       }
     }
-    const r = await this.#o.store.db.run(
-      'UPDATE anchors SET receipt = ? WHERE upstream_seq = ? AND receipt IS NULL',
-      [ans.receipt, ans.seq],
-    );
+    const size = await this.#o.store.setAnchorReceipt(ans.seq, ans.receipt);
     await this.#updateLag();
-    if (r.changes === 1) {
-      const row = await this.#o.store.db.get<{ size: number }>(
-        'SELECT size FROM anchors WHERE upstream_seq = ?',
-        [ans.seq],
-      );
-      this.#o.log?.info({ seq: ans.seq, size: row?.size }, 'anchor receipt stored');
-      this.emit('anchored', { seq: ans.seq, size: row?.size ?? 0 });
+    if (size !== undefined) {
+      this.#o.log?.info({ seq: ans.seq, size }, 'anchor receipt stored');
+      this.emit('anchored', { seq: ans.seq, size });
       void this.tick();
     }
   }
@@ -236,8 +210,8 @@ export class Upstream extends EventEmitter {
   }
 }
 
-function blockSignedHeader(block: Buffer): Uint8Array {
-  const d = decodeBlock(new Uint8Array(block));
+function blockSignedHeader(block: Uint8Array): Uint8Array {
+  const d = decodeBlock(block);
   if (!d.ok) throw new Error(`stored anchor block is unreadable: ${d.detail}`);
   return d.value.signedHeader;
 }

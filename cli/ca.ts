@@ -7,7 +7,7 @@ import { createCrl, writeCrl } from '../ca/crl.js';
 import { MAX_CSR_BYTES } from '../ca/csr.js';
 import { CaCode, CaError } from '../ca/errors.js';
 import { LEAF_ROLES } from '../ca/identity.js';
-import { CRL_TOPIC, publishCrl } from '../ca/publish.js';
+import { CRL_TOPIC, type PublishOptions, publishCrl } from '../ca/publish.js';
 import { REVOCATION_REASONS } from '../ca/reasons.js';
 import type { Token } from '../hsm/token.js';
 import { print, type TokenFlags, tokenOptions, withToken } from './hsm.js';
@@ -71,6 +71,51 @@ async function withCa<T>(
   } finally {
     await ca.close();
   }
+}
+
+type CrlFlags = TokenFlags & {
+  db: string;
+  out: string;
+  days: number;
+  format: 'pem' | 'der';
+  publish?: string;
+  tlsKey?: string;
+  tlsCert?: string;
+  tlsCa?: string;
+  notary?: string;
+  clientId?: string;
+};
+
+/** Checks the publishing flags before anything is signed, and reads the TLS files. */
+async function publishOptions(o: CrlFlags, rootPem: string): Promise<PublishOptions> {
+  const tlsFlags = [o.tlsKey, o.tlsCert, o.tlsCa, o.notary, o.clientId].some(
+    (v) => v !== undefined,
+  );
+  if (o.publish === undefined) {
+    if (tlsFlags) {
+      throw new CaError(
+        CaCode.BadInput,
+        '--tls-key, --tls-cert, --tls-ca, --notary and --client-id need --publish',
+      );
+    }
+    return {};
+  }
+  if ((o.tlsKey === undefined) !== (o.tlsCert === undefined)) {
+    throw new CaError(CaCode.BadInput, '--tls-key and --tls-cert go together');
+  }
+  if (o.tlsKey === undefined && (o.tlsCa !== undefined || o.notary !== undefined)) {
+    throw new CaError(CaCode.BadInput, '--tls-ca and --notary need --tls-key and --tls-cert');
+  }
+  const opts: PublishOptions = { clientId: o.clientId };
+  if (o.tlsKey !== undefined && o.tlsCert !== undefined) {
+    opts.tls = {
+      key: await readInput(o.tlsKey, 'TLS key'),
+      cert: await readInput(o.tlsCert, 'TLS certificate'),
+      ca: o.tlsCa === undefined ? rootPem : await readInput(o.tlsCa, 'TLS root'),
+      notaryId: o.notary,
+    };
+  }
+  return opts;
 }
 
 export function caCommand(): Command {
@@ -241,30 +286,27 @@ export function caCommand(): Command {
       '--publish <url>',
       `also publish retained (QoS 1) on ${CRL_TOPIC}, e.g. mqtt://127.0.0.1:1883`,
     )
-    .action(
-      (
-        o: TokenFlags & {
-          db: string;
-          out: string;
-          days: number;
-          format: 'pem' | 'der';
-          publish?: string;
-        },
-      ) =>
-        withToken(o, (t) =>
-          withCa(o.db, t, async (authority) => {
-            const crl = await createCrl(authority, { days: o.days });
-            await writeCrl(o.out, crl, o.format);
-            const n = (await authority.revocations()).length;
-            print(
-              `CRL with ${n} revocation(s), next update ${crl.nextUpdate?.toISOString()}, written to ${o.out}`,
-            );
-            if (o.publish !== undefined) {
-              await publishCrl(o.publish, crl);
-              print(`CRL published retained on ${o.publish} ${CRL_TOPIC}`);
-            }
-          }),
-        ),
+    .option('--tls-key <file>', 'TLS client key (PEM) for --publish mqtts://, e.g. to a notary')
+    .option('--tls-cert <file>', 'its Trent TLS certificate (PEM), a role the broker admits')
+    .option('--tls-ca <file>', "root the broker's certificate chains to (default: this CA's root)")
+    .option('--notary <id>', 'the broker is notary <id>: check its certificate names it')
+    .option('--client-id <id>', 'MQTT client id (default: {certificate id}-crl with --tls-cert)')
+    .action((o: CrlFlags) =>
+      withToken(o, (t) =>
+        withCa(o.db, t, async (authority) => {
+          const publish = await publishOptions(o, authority.rootPem);
+          const crl = await createCrl(authority, { days: o.days });
+          await writeCrl(o.out, crl, o.format);
+          const n = (await authority.revocations()).length;
+          print(
+            `CRL with ${n} revocation(s), next update ${crl.nextUpdate?.toISOString()}, written to ${o.out}`,
+          );
+          if (o.publish !== undefined) {
+            await publishCrl(o.publish, crl, publish);
+            print(`CRL published retained on ${o.publish} ${CRL_TOPIC}`);
+          }
+        }),
+      ),
     );
 
   return ca;

@@ -4,6 +4,7 @@ import { MedchainError } from '../core/errors.js';
 import { createLogger } from '../ops/log.js';
 import { caCommand } from './ca.js';
 import { demoCommand } from './demo.js';
+import { exportCommand } from './export.js';
 import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
 import { notaryCommand } from './notary.js';
@@ -26,6 +27,7 @@ program.addCommand(gatewayCommand());
 program.addCommand(notaryCommand());
 program.addCommand(simulateCommand());
 program.addCommand(proveCommand());
+program.addCommand(exportCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,7 @@
 import { abytes, auint, CoreInputError } from './bytes.js';
 import { HASH_BYTES } from './hash.js';
 import { EMPTY_ROOT, nodeHash } from './merkle.js';
+import type { MerkleNode } from './merkle-nodes.js';
 
 /** Persistable state of a MerkleBuilder: `hashes` are the perfect-subtree roots, largest first. */
 export interface MerkleBuilderState {
@@ -36,20 +37,41 @@ export class MerkleBuilder {
     return b;
   }
 
+  /** An independent copy, to extend without touching this one. */
+  fork(): MerkleBuilder {
+    const b = new MerkleBuilder();
+    for (const h of this.#stack) b.#stack.push(h);
+    b.#size = this.#size;
+    return b;
+  }
+
   get size(): number {
     return this.#size;
   }
 
   /** Appends one RFC 9162 leaf hash (see leafHash) and returns the new size. */
   append(leafHash: Uint8Array): number {
+    this.appendNodes(leafHash);
+    return this.#size;
+  }
+
+  /**
+   * Appends one leaf hash and returns the perfect-subtree nodes it completes (see
+   * merkle-nodes.ts), the leaf itself first: what a log stores to prove from nodes.
+   */
+  appendNodes(leafHash: Uint8Array): MerkleNode[] {
     let h: Uint8Array = abytes('leafHash', leafHash, HASH_BYTES).slice();
+    let index = this.#size;
+    const out: MerkleNode[] = [{ level: 0, index, hash: h }];
     // Each trailing 1 bit of the old size is a perfect subtree the new leaf completes.
-    for (let s = this.#size; s % 2 === 1; s = Math.floor(s / 2)) {
+    for (let s = this.#size, level = 1; s % 2 === 1; s = Math.floor(s / 2), level++) {
       h = nodeHash(this.#stack.pop()!, h);
+      index = Math.floor(index / 2);
+      out.push({ level, index, hash: h });
     }
     this.#stack.push(h);
     this.#size += 1;
-    return this.#size;
+    return out;
   }
 
   /** MTH of the leaves appended so far: the subtree roots folded right to left (§2.1.1 split). */

@@ -76,9 +76,9 @@ t.test(
     const c = cp.ok ? decodeCheckpointPayload(cp.msg.payload) : undefined;
     if (!c?.ok) return t.fail('anchored checkpoint');
     t.equal(c.value.size, 7);
-    const proof = institution.store.inclusionProof(5, 7);
+    const proof = await institution.store.inclusionProof(5, 7);
     t.ok(
-      verifyInclusion(4, 7, institution.store.leafHashAt(5), proof, c.value.logRoot).ok,
+      verifyInclusion(4, 7, await institution.store.leafHashAt(5), proof, c.value.logRoot).ok,
       'block 5 is in the anchored checkpoint',
     );
     const r = verifyReceipt(last.receipt!, regionKey, region.signing.kid);
@@ -92,6 +92,6 @@ t.test(
     t.equal(r.value.entry.submitter, 'notary-1');
     const entry = await regional.store.entry(r.value.entry.height);
     t.same(entry?.entryBytes, r.value.entryBytes, 'the regional chain holds that entry');
-    t.same(leafHash(entry!.entryHash), regional.store.leafHashAt(r.value.entry.height));
+    t.same(leafHash(entry!.entryHash), await regional.store.leafHashAt(r.value.entry.height));
   },
 );

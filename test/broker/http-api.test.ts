@@ -4,6 +4,7 @@ import { decodeEntry, entryHash } from '../../core/entry.js';
 import { leafHash } from '../../core/merkle.js';
 import { verifyConsistency, verifyInclusion } from '../../core/merkle-verify.js';
 import { verifyCheckpoint } from '../../core/receipt.js';
+import { SqliteDb } from '../../ops/sqlite.js';
 import { createTestPki } from '../helpers/pki.js';
 import { BlockMaker, startNotary } from './helpers.js';
 
@@ -98,4 +99,22 @@ t.test('blocks, errors, metrics, health', async (t) => {
   t.equal((await get('/readyz')).status, 200);
   const post = await fetch(`${base}/checkpoint`, { method: 'POST' });
   t.equal(post.status, 405);
+});
+
+// Last: it edits the notary's database.
+t.test('a Merkle node edited by hand: the API answers 500, never a wrong proof', async (t) => {
+  const raw = await SqliteDb.open(notary.store.db.path);
+  await raw.exec('DROP TRIGGER merkle_nodes_no_update');
+  // Node (0, 4), leaf 5: a sibling in the path of height 6 and in PROOF(5, 11).
+  await raw.run('UPDATE merkle_nodes SET hash = randomblob(32) WHERE level = 0 AND idx = 4');
+  await raw.close();
+  t.equal((await get('/proof/inclusion?height=6')).status, 500);
+  t.equal((await get('/proof/consistency?from=5&to=11')).status, 500);
+  const p = await get('/proof/inclusion?height=5');
+  t.equal(p.status, 200, 'a proof that does not read the node is served');
+  const cp = verifyCheckpoint(b((await get('/checkpoint')).json.checkpoint), notaryKey);
+  if (!cp.ok) return t.fail('checkpoint');
+  t.ok(
+    verifyInclusion(4, 11, leafHash(b(p.json.entryHash)), p.json.proof.map(b), cp.value.logRoot).ok,
+  );
 });
