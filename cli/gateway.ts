@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadConfig } from '../gateway/config.js';
+import { type EraseTarget, eraseBlocks } from '../gateway/erasure.js';
 import { GatewayCode, GatewayError } from '../gateway/errors.js';
 import { Gateway } from '../gateway/gateway.js';
-import { DeviceRegistry } from '../gateway/registry.js';
+import { assertDeviceId, DeviceRegistry } from '../gateway/registry.js';
 import { Spool } from '../gateway/spool.js';
 import { createLogger } from '../ops/log.js';
 
@@ -68,6 +69,43 @@ function deviceCommand(): Command {
   return device;
 }
 
+function eraseCommand(): Command {
+  return new Command('erase')
+    .description(
+      'erase receipted block bodies and salts (one block, or every block holding a device); header, receipt and chain stay',
+    )
+    .requiredOption('--db <file>', 'gateway database')
+    .option('--block <seq>', 'the block sequence number')
+    .option('--device <id>', 'every block holding readings of this device')
+    .requiredOption('--reason <text>', 'why (kept with the erasure, for audit)')
+    .action(async (o: { db: string; block?: string; device?: string; reason: string }) => {
+      if ((o.block === undefined) === (o.device === undefined)) {
+        throw new GatewayError(GatewayCode.Erase, 'give exactly one of --block SEQ or --device ID');
+      }
+      let target: EraseTarget;
+      if (o.block !== undefined) {
+        if (!/^[1-9]\d*$/.test(o.block)) {
+          throw new GatewayError(
+            GatewayCode.Erase,
+            `--block: a block sequence number, not '${o.block}'`,
+          );
+        }
+        target = { block: Number(o.block) };
+      } else {
+        target = { device: assertDeviceId(o.device ?? '') };
+      }
+      const spool = await Spool.open(o.db);
+      try {
+        const r = await eraseBlocks(spool, target, o.reason, Date.now());
+        print(
+          `erased ${r.blocks.length} block bodies (${r.blocks.join(', ') || 'none'}), ${r.readings} spooled readings; ${r.already} already erased`,
+        );
+      } finally {
+        await spool.close();
+      }
+    });
+}
+
 export function gatewayCommand(): Command {
   const cmd = new Command('gateway')
     .description('run the clinic gateway (device broker, spool, sealing on the HSM, uplink)')
@@ -93,5 +131,6 @@ export function gatewayCommand(): Command {
       });
     });
   cmd.addCommand(deviceCommand());
+  cmd.addCommand(eraseCommand());
   return cmd;
 }

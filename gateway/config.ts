@@ -52,6 +52,25 @@ export const configSchema = z.strictObject({
           deviceCertificates: z.boolean().default(false),
         })
         .optional(),
+      /** MQTT over WebSocket (ws://, or wss:// with `tls`) for devices behind HTTP proxies. */
+      ws: z
+        .strictObject({
+          host: z.string().default('127.0.0.1'),
+          port,
+          path: z
+            .string()
+            .regex(/^\/[^\s]*$/, 'an absolute HTTP path')
+            .default('/mqtt'),
+          tls: z
+            .strictObject({
+              cert: path,
+              key: path,
+              ca: path.optional(),
+              deviceCertificates: z.boolean().default(false),
+            })
+            .optional(),
+        })
+        .optional(),
       /** Take readings from an existing broker (Mosquitto) instead of the embedded one. */
       external: z
         .strictObject({
@@ -67,6 +86,8 @@ export const configSchema = z.strictObject({
             .int()
             .min(60)
             .default(7 * 24 * 3600),
+          /** Connections on one MQTT 5 shared subscription (group commit; see external-broker.ts). */
+          subscribers: z.number().int().min(1).max(64).default(1),
         })
         .optional(),
       maxPacketBytes: z.number().int().min(256).optional(),
@@ -98,6 +119,12 @@ export const configSchema = z.strictObject({
         .int()
         .min(0)
         .default(7 * 24 * 3600 * 1000),
+      /** Keep sealed block bodies and salts this long after the receipt, then erase them. */
+      bodyRetentionMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(30 * 24 * 3600 * 1000),
       pruneIntervalMs: ms.default(60_000),
       maxCommitBatch: z.number().int().min(1).default(1000),
     })
@@ -142,7 +169,10 @@ export const ENV_OVERRIDES: Readonly<Record<string, [string[], Kind]>> = {
   DB: [['db'], 'string'],
   DEVICES_HOST: [['devices', 'host'], 'string'],
   DEVICES_PORT: [['devices', 'port'], 'int'],
+  DEVICES_WS_HOST: [['devices', 'ws', 'host'], 'string'],
+  DEVICES_WS_PORT: [['devices', 'ws', 'port'], 'int'],
   DEVICES_EXTERNAL_URL: [['devices', 'external', 'url'], 'string'],
+  DEVICES_EXTERNAL_SUBSCRIBERS: [['devices', 'external', 'subscribers'], 'int'],
   HTTP_HOST: [['http', 'host'], 'string'],
   HTTP_PORT: [['http', 'port'], 'int'],
   NOTARY_URL: [['notary', 'url'], 'string'],
@@ -155,6 +185,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, [string[], Kind]>> = {
   SPOOL_MAX_BACKLOG_READINGS: [['spool', 'maxBacklogReadings'], 'int'],
   SPOOL_MAX_BACKLOG_BYTES: [['spool', 'maxBacklogBytes'], 'int'],
   SPOOL_RETENTION_MS: [['spool', 'retentionMs'], 'int'],
+  SPOOL_BODY_RETENTION_MS: [['spool', 'bodyRetentionMs'], 'int'],
   LOG_LEVEL: [['log', 'level'], 'string'],
 };
 export const ENV_PREFIX = 'MEDCHAIN_GATEWAY_';
@@ -169,6 +200,9 @@ const PATH_KEYS: readonly string[][] = [
   ['devices', 'tls', 'cert'],
   ['devices', 'tls', 'key'],
   ['devices', 'tls', 'ca'],
+  ['devices', 'ws', 'tls', 'cert'],
+  ['devices', 'ws', 'tls', 'key'],
+  ['devices', 'ws', 'tls', 'ca'],
   ['devices', 'external', 'passwordFile'],
   ['devices', 'external', 'ca'],
   ['devices', 'external', 'cert'],

@@ -42,7 +42,8 @@ export interface DeviceSessions {
 /** Devices that present a client certificate from Trent (TLS listener) instead of a secret. */
 export interface CertificateAuth {
   root: string;
-  crl?: string | undefined;
+  /** Trent's CRL, or where to get the current one at each CONNECT (crl-file.ts). */
+  crl?: string | (() => string) | undefined;
   /** DER of the certificate the connection's TLS client presented, if any. */
   peerCertificate(client: Client): Uint8Array | undefined;
 }
@@ -158,15 +159,15 @@ export function deviceAuth(opts: DeviceAuthOptions) {
   ): void {
     validateCertificate(der, {
       root: ca.root,
-      crl: ca.crl,
+      crl: typeof ca.crl === 'function' ? ca.crl() : ca.crl,
       role: 'device',
       at: new Date(),
       skewMs: 5 * 60_000,
     }).then(
       (v) => {
         if (!v.ok) {
-          refused('bad-certificate');
-          log.warn({ reason: v.reason, detail: v.detail }, 'device certificate refused');
+          refused(v.reason === 'revoked' ? 'revoked-certificate' : 'bad-certificate');
+          log.warn({ clientId, reason: v.reason, detail: v.detail }, 'device certificate refused');
           done(refuse(NOT_AUTHORIZED, 'not authorized'), false);
           return;
         }

@@ -1,21 +1,29 @@
 /**
- * The embedded device broker: aedes 1.2 (MQTT 3.1.1) on TCP (and optionally TLS),
- * hardened as docs/GATEWAY.md lists, with the device hooks of device-auth.ts and
- * device-publish.ts.
+ * The embedded device broker: aedes 1.2 (MQTT 3.1.1) on TCP, and optionally TLS and
+ * MQTT over WebSocket (ws:// or wss://), hardened as docs/GATEWAY.md lists, with the
+ * device hooks of device-auth.ts and device-publish.ts. Every listener feeds the same
+ * aedes instance, so authentication, ACL and limits are the same on all of them.
  */
 import { once } from 'node:events';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
 import { Aedes } from 'aedes';
+import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { ReadingLimits } from '../core/reading-schema.js';
 import type { Logger } from '../ops/log.js';
-import { deviceAuth } from './device-auth.js';
+import { type CertificateAuth, deviceAuth } from './device-auth.js';
 import { devicePublish } from './device-publish.js';
 import { FrameLimitedConnection } from './frame-limit.js';
 import type { Intake } from './intake.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { DeviceRegistry } from './registry.js';
 import { RejectLog } from './reject-log.js';
+
+/** Trent's root and CRL (or a function giving the current CRL) for device client certificates. */
+export type CertificateTrust = Pick<CertificateAuth, 'root' | 'crl'>;
 
 export interface DeviceBrokerOptions {
   host: string;
@@ -28,7 +36,22 @@ export interface DeviceBrokerOptions {
         port: number;
         options: TlsOptions;
         /** Accept device client certificates issued by Trent (root, CRL PEM). */
-        clientCertificates?: { root: string; crl?: string | undefined } | undefined;
+        clientCertificates?: CertificateTrust | undefined;
+      }
+    | undefined;
+  /** An MQTT-over-WebSocket listener as well (wss:// with `tls`), when given. */
+  ws?:
+    | {
+        host: string;
+        port: number;
+        /** HTTP path of the upgrade (default /mqtt). */
+        path?: string | undefined;
+        tls?:
+          | {
+              options: TlsOptions;
+              clientCertificates?: CertificateTrust | undefined;
+            }
+          | undefined;
       }
     | undefined;
   registry: DeviceRegistry;
@@ -48,12 +71,26 @@ export interface DeviceBrokerOptions {
 
 export class DeviceBroker {
   readonly aedes: Aedes;
+  /** The WebSocket listener's port, when there is one. */
+  readonly wsPort: number | undefined;
   readonly #servers: Server[];
+  readonly #ws: WebSocketServer | undefined;
+  readonly #hasTls: boolean;
   readonly #log: Logger;
 
-  private constructor(aedes: Aedes, servers: Server[], log: Logger) {
+  private constructor(
+    aedes: Aedes,
+    servers: Server[],
+    ws: WebSocketServer | undefined,
+    wsPort: number | undefined,
+    hasTls: boolean,
+    log: Logger,
+  ) {
     this.aedes = aedes;
     this.#servers = servers;
+    this.#ws = ws;
+    this.wsPort = wsPort;
+    this.#hasTls = hasTls;
     this.#log = log;
   }
 
@@ -61,7 +98,8 @@ export class DeviceBroker {
     const log = o.log;
     let aedes: Aedes | undefined;
     const peerCerts = new WeakMap<object, Uint8Array>();
-    const cc = o.tls?.clientCertificates;
+    // One trust (Trent's root and CRL) for every listener that asks for client certificates.
+    const cc = o.tls?.clientCertificates ?? o.ws?.tls?.clientCertificates;
     const auth = deviceAuth({
       registry: o.registry,
       certificates: cc
@@ -107,41 +145,86 @@ export class DeviceBroker {
       log.debug({ err: err.message }, 'device connection refused'),
     );
     const maxPacket = o.maxPacketBytes ?? (o.limits?.maxPayloadBytes ?? 64 * 1024) + 1024;
-    const accept = (socket: Socket) => {
-      socket.setNoDelay(true);
-      const conn = new FrameLimitedConnection(socket, maxPacket, (err) => {
+    /** Counts and logs an oversized packet once per connection (a WebSocket may report it twice). */
+    const tooLarge = (remote: string | undefined) => {
+      let told = false;
+      return (err: Error) => {
+        if (told) return;
+        told = true;
         o.metrics.rejected.inc({ reason: 'packet-too-large' });
-        log.warn({ err: err.message, remote: socket.remoteAddress }, 'MQTT packet too large');
-      });
-      if (socket instanceof TLSSocket) {
-        const raw = socket.getPeerCertificate(false)?.raw;
+        log.warn({ err: err.message, remote }, 'MQTT packet too large');
+      };
+    };
+    /** Hands one device byte stream to aedes behind the frame limit. */
+    const handle = (stream: Duplex, refused: (err: Error) => void, tlsSocket: unknown): void => {
+      const conn = new FrameLimitedConnection(stream, maxPacket, refused);
+      if (tlsSocket instanceof TLSSocket) {
+        const raw = tlsSocket.getPeerCertificate(false)?.raw;
         if (raw && raw.length > 0) peerCerts.set(conn, new Uint8Array(raw));
       }
       a.handle(conn);
     };
+    const accept = (socket: Socket) => {
+      socket.setNoDelay(true);
+      handle(socket, tooLarge(socket.remoteAddress), socket);
+    };
+    // Client certificates: asked for, never required (a device may use its secret over
+    // TLS), and judged by ca's validator in authenticate, not by OpenSSL.
+    const askForCertificates = (options: TlsOptions, ask: boolean): TlsOptions =>
+      ask ? { ...options, requestCert: true, rejectUnauthorized: false } : options;
     const servers: Server[] = [];
+    let wsServer: WebSocketServer | undefined;
+    let wsPort: number | undefined;
     try {
       const tcp = createServer(accept);
       tcp.listen(o.port, o.host);
       await once(tcp, 'listening');
       servers.push(tcp);
       if (o.tls) {
-        // With client certificates: asked for, never required (a device may use its
-        // secret over TLS), and judged by ca's validator in authenticate, not by OpenSSL.
         const tls = createTlsServer(
-          cc ? { ...o.tls.options, requestCert: true, rejectUnauthorized: false } : o.tls.options,
+          askForCertificates(o.tls.options, o.tls.clientCertificates !== undefined),
           accept,
         );
         tls.listen(o.tls.port, o.tls.host);
         await once(tls, 'listening');
         servers.push(tls);
       }
+      if (o.ws) {
+        const wtls = o.ws.tls;
+        const http = wtls
+          ? createHttpsServer(
+              askForCertificates(wtls.options, wtls.clientCertificates !== undefined),
+            )
+          : createHttpServer();
+        // A WebSocket message is buffered whole before anyone sees it: the frame limit
+        // applies to it too (an MQTT packet plus its at most 5-byte fixed header).
+        wsServer = new WebSocketServer({
+          server: http,
+          path: o.ws.path ?? '/mqtt',
+          maxPayload: maxPacket + 5,
+          handleProtocols: (offered) => ['mqtt', 'mqttv3.1'].find((p) => offered.has(p)) ?? false,
+        });
+        wsServer.on('connection', (ws, req: IncomingMessage) => {
+          const refused = tooLarge(req.socket.remoteAddress);
+          ws.on('error', (err: Error & { code?: string }) => {
+            if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') refused(err);
+          });
+          req.socket.setNoDelay(true);
+          handle(createWebSocketStream(ws), refused, req.socket);
+        });
+        http.listen(o.ws.port, o.ws.host);
+        await once(http, 'listening');
+        servers.push(http);
+        const addr = http.address();
+        wsPort = typeof addr === 'object' && addr ? addr.port : undefined;
+      }
     } catch (err) {
+      wsServer?.close();
       for (const s of servers) s.close();
       await new Promise<void>((r) => a.close(() => r()));
       throw err;
     }
-    return new DeviceBroker(a, servers, log);
+    return new DeviceBroker(a, servers, wsServer, wsPort, o.tls !== undefined, log);
   }
 
   /** The TCP listener's port (the one chosen when 0 was asked for). */
@@ -151,12 +234,15 @@ export class DeviceBroker {
   }
 
   get tlsPort(): number | undefined {
+    if (!this.#hasTls) return undefined;
     const addr = this.#servers[1]?.address();
     return typeof addr === 'object' && addr ? addr.port : undefined;
   }
 
   /** Stops accepting, closes device connections (their unacked messages stay with them). */
   async close(): Promise<void> {
+    // Open WebSocket connections end with aedes.close() below (it closes every client).
+    this.#ws?.close();
     for (const s of this.#servers) s.close();
     await new Promise<void>((r) => this.aedes.close(() => r()));
     this.#log.info('device broker closed');

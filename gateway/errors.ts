@@ -14,6 +14,10 @@ export const GatewayCode = {
   Closed: 'GATEWAY_CLOSED',
   /** A reading proof cannot be built (unknown, not sealed or receipted yet, or pruned). */
   NoProof: 'GATEWAY_NO_PROOF',
+  /** No proof because the reading's block body and salts were erased (DESIGN §3.8). */
+  Erased: 'GATEWAY_ERASED',
+  /** An erasure request that cannot be carried out (unknown block, not receipted yet). */
+  Erase: 'GATEWAY_ERASE',
 } as const;
 export type GatewayCode = (typeof GatewayCode)[keyof typeof GatewayCode];
 

@@ -5,7 +5,6 @@
  * (MQTT 3.1.1 §2.2.3) as bytes arrive and destroys the connection at the first packet
  * over the limit. Bytes pass through unchanged otherwise.
  */
-import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 
 export class FrameLimitError extends Error {
@@ -61,11 +60,11 @@ export class FrameScanner {
   }
 }
 
-/** Wraps a socket so aedes sees only packets within the limit. */
+/** Wraps a socket (TCP, TLS, or a WebSocket stream) so aedes sees only packets within the limit. */
 export class FrameLimitedConnection extends Duplex {
-  readonly socket: Socket;
+  readonly socket: Duplex;
 
-  constructor(socket: Socket, maxPacketBytes: number, onRefused?: (err: Error) => void) {
+  constructor(socket: Duplex, maxPacketBytes: number, onRefused?: (err: Error) => void) {
     super({ allowHalfOpen: false });
     this.socket = socket;
     const scanner = new FrameScanner(maxPacketBytes);

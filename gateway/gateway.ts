@@ -15,6 +15,7 @@ import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
 import type { Logger } from '../ops/log.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
+import { crlFile } from './crl-file.js';
 import { DeviceBroker } from './device-broker.js';
 import { GatewayCode, GatewayError } from './errors.js';
 import { ExternalDeviceBroker } from './external-broker.js';
@@ -25,9 +26,10 @@ import { type GatewayMetrics, gatewayMetrics } from './metrics.js';
 import { trustNotary } from './notary-trust.js';
 import { loadReaders } from './readers.js';
 import { DeviceRegistry } from './registry.js';
+import { runRetention } from './retention.js';
 import { Sealer } from './sealer.js';
 import { Spool } from './spool.js';
-import { Uplink } from './uplink.js';
+import { Uplink, type UplinkStatus } from './uplink.js';
 
 function readText(path: string, what: string): string {
   try {
@@ -53,6 +55,7 @@ export class Gateway {
   readonly #cfg: GatewayConfig;
   readonly #log: Logger;
   readonly #pruneTimer: NodeJS.Timeout;
+  #retention: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(p: {
@@ -80,10 +83,18 @@ export class Gateway {
     this.external = p.external;
     this.http = p.http;
     this.#pruneTimer = setInterval(() => {
-      this.spool
-        .prune(Date.now() - this.#cfg.spool.retentionMs)
-        .then((n) => n > 0 && this.#log.info({ pruned: n }, 'receipted readings pruned'))
-        .catch((err: unknown) => this.#log.error({ err }, 'prune failed'));
+      if (this.#retention) return; // the previous pass is still running
+      this.#retention = runRetention(
+        this.spool,
+        this.#cfg.spool,
+        this.metrics,
+        this.#log,
+        Date.now(),
+      )
+        .catch((err: unknown) => this.#log.error({ err }, 'retention pass failed'))
+        .finally(() => {
+          this.#retention = undefined;
+        });
     }, p.cfg.spool.pruneIntervalMs);
     this.#pruneTimer.unref();
   }
@@ -196,6 +207,7 @@ export class Gateway {
                 }
               : undefined,
             sessionExpirySeconds: ext.sessionExpirySeconds,
+            subscribers: ext.subscribers,
             intake,
             metrics,
             log,
@@ -205,6 +217,9 @@ export class Gateway {
         : undefined;
       if (external) started.push(external);
       const tls = cfg.devices.tls;
+      const ws = cfg.devices.ws;
+      // Device certificates are judged at each CONNECT against the CRL file as it is then.
+      const trent = { root, crl: cfg.crl && crl ? crlFile(cfg.crl, crl, log) : undefined };
       const broker = ext
         ? undefined
         : await DeviceBroker.start({
@@ -219,7 +234,26 @@ export class Gateway {
                     key: readText(tls.key, 'device TLS key'),
                     ...(tls.ca ? { ca: readText(tls.ca, 'device TLS CA') } : {}),
                   },
-                  clientCertificates: tls.deviceCertificates ? { root, crl } : undefined,
+                  clientCertificates: tls.deviceCertificates ? trent : undefined,
+                }
+              : undefined,
+            ws: ws
+              ? {
+                  host: ws.host,
+                  port: ws.port,
+                  path: ws.path,
+                  tls: ws.tls
+                    ? {
+                        options: {
+                          cert: readText(ws.tls.cert, 'device WebSocket TLS certificate'),
+                          key: readText(ws.tls.key, 'device WebSocket TLS key'),
+                          ...(ws.tls.ca
+                            ? { ca: readText(ws.tls.ca, 'device WebSocket TLS CA') }
+                            : {}),
+                        },
+                        clientCertificates: ws.tls.deviceCertificates ? trent : undefined,
+                      }
+                    : undefined,
                 }
               : undefined,
             registry: new DeviceRegistry(spool.db),
@@ -240,7 +274,9 @@ export class Gateway {
         host: cfg.http.host,
         port: cfg.http.port,
         registry: metrics.registry,
-        refresh: async () => gw?.refreshGauges(),
+        refresh: async () => {
+          await gw?.refreshGauges();
+        },
         health: async () => (gw ? gw.health() : { ok: false, detail: { starting: true } }),
         ready: async () => (gw ? gw.readiness() : { ok: false, detail: { starting: true } }),
       });
@@ -262,6 +298,7 @@ export class Gateway {
           gatewayId: cfg.gatewayId,
           devicesPort: broker?.port,
           devicesTlsPort: broker?.tlsPort,
+          devicesWsPort: broker?.wsPort,
           devicesExternal: ext?.url,
           httpPort: http.port,
           notary: cfg.notary.url,
@@ -281,11 +318,15 @@ export class Gateway {
     }
   }
 
-  async refreshGauges(): Promise<void> {
+  async refreshGauges(): Promise<UplinkStatus> {
+    const uplink = await this.#uplink.status();
     const b = this.spool.backlog();
     this.metrics.backlogReadings.set(b.readings);
     this.metrics.backlogBytes.set(b.bytes);
     this.metrics.pushback.set(this.#intake.overloaded ? 1 : 0);
+    const erased = await this.spool.db.get<{ n: number }>('SELECT count(*) AS n FROM erasures');
+    this.metrics.erasedBlocks.set(erased?.n ?? 0);
+    return uplink;
   }
 
   async health(): Promise<Probe> {
@@ -294,7 +335,7 @@ export class Gateway {
   }
 
   async readiness(): Promise<Probe> {
-    await this.refreshGauges();
+    const uplink = await this.refreshGauges();
     const b = this.spool.backlog();
     const pushback = this.#intake.overloaded;
     const closing = this.#closing !== undefined;
@@ -309,7 +350,12 @@ export class Gateway {
         closing,
         backlogReadings: b.readings,
         backlogBytes: b.bytes,
-        uplinkConnected: this.#uplink.connected,
+        // A notary outage does not stop intake (readings spool, blocks wait on disk);
+        // it is reported so an operator sees how long and how much is waiting.
+        uplinkConnected: uplink.connected,
+        uplinkDownForMs: uplink.downForMs,
+        unreceiptedBlocks: uplink.unreceiptedBlocks,
+        oldestUnreceiptedAgeMs: uplink.oldestUnreceiptedAgeMs,
       },
     };
   }
@@ -324,6 +370,7 @@ export class Gateway {
     const log = this.#log;
     log.info('gateway shutting down');
     clearInterval(this.#pruneTimer);
+    await this.#retention;
     await this.broker?.close();
     await this.external?.close();
     await this.#intake.close();

@@ -79,7 +79,23 @@ export class Intake {
 
   async #commitLoop(): Promise<void> {
     while (this.#queue.length > 0) {
+      // One turn of the event loop before taking the batch: connections whose PUBACK
+      // the previous commit released hand over their next reading (mqtt.js and aedes
+      // read a connection's next packet only after the PUBACK is written), so it joins
+      // this transaction instead of waiting for the one after.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const batch = this.#queue.splice(0, this.#limits.maxBatch);
+      // Readings of one device in seq order within the transaction, whatever order
+      // several connections (a shared subscription) delivered them in: the gap count
+      // then sees no false holes inside one batch.
+      batch.sort(
+        (a, b) =>
+          (a.reading.deviceId < b.reading.deviceId
+            ? -1
+            : a.reading.deviceId > b.reading.deviceId
+              ? 1
+              : 0) || a.reading.seq - b.reading.seq,
+      );
       for (const w of batch) this.#queuedBytes -= w.reading.bytes.length;
       try {
         const results = await this.#spool.insertBatch(batch.map((w) => w.reading));

@@ -30,6 +30,11 @@ export function gatewayMetrics() {
       help: 'Sequence numbers skipped by devices (missing readings)',
       registers: r,
     }),
+    lateReadings: new Counter({
+      name: 'medchain_gateway_seq_late_readings_total',
+      help: 'Readings stored with a seq below the device highest: they fill holes counted as gaps before',
+      registers: r,
+    }),
     skewed: new Counter({
       name: 'medchain_gateway_clock_skewed_total',
       help: 'Readings whose device clock is beyond the allowed skew (kept, flagged)',
@@ -103,6 +108,32 @@ export function gatewayMetrics() {
     unreceipted: new Gauge({
       name: 'medchain_gateway_blocks_unreceipted',
       help: 'Sealed blocks without a receipt',
+      registers: r,
+    }),
+    readingsPruned: new Counter({
+      name: 'medchain_gateway_readings_pruned_total',
+      help: 'Spooled readings deleted after their block receipt plus spool.retentionMs',
+      registers: r,
+    }),
+    bodiesErased: new Counter({
+      name: 'medchain_gateway_block_bodies_erased_total',
+      help: 'Block bodies and salts erased by this process, by cause (retention)',
+      labelNames: ['cause'] as const,
+      registers: r,
+    }),
+    erasedBlocks: new Gauge({
+      name: 'medchain_gateway_blocks_erased',
+      help: 'Blocks whose body is erased in the database (retention and erasure requests)',
+      registers: r,
+    }),
+    uplinkDownSeconds: new Gauge({
+      name: 'medchain_gateway_uplink_down_seconds',
+      help: 'How long the notary has been unreachable (0 while connected)',
+      registers: r,
+    }),
+    oldestUnreceiptedSeconds: new Gauge({
+      name: 'medchain_gateway_oldest_unreceipted_block_age_seconds',
+      help: 'Age of the oldest sealed block still without a receipt (0: none)',
       registers: r,
     }),
     uplinkConnected: new Gauge({

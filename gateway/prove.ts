@@ -2,7 +2,8 @@
  * Reading proofs from the gateway's database (docs/FORMAT.md "Reading proofs"): the
  * spool keeps each sealed reading and its block's salts until the retention window
  * after the receipt, so every Merkle leaf of the block can be rebuilt. Given an anchor
- * source, the proof also carries the regional anchor covering the block's entry.
+ * source, the proof also carries the regional anchor covering the block's entry. A
+ * reading whose block was erased (erasure.ts) has no proof, and says so (GATEWAY_ERASED).
  */
 import { decodeBlock } from '../core/block.js';
 import { decodeSign1 } from '../core/cose-decode.js';
@@ -49,6 +50,16 @@ export async function buildReadingProof(
     count: number;
   }>('SELECT bytes, receipt, salts, count FROM blocks WHERE seq = ?', [reading.block_seq]);
   if (!block) throw none(`block ${reading.block_seq} is missing`);
+  const erasure = await spool.db.get<{ erased_at: number; reason: string }>(
+    'SELECT erased_at, reason FROM erasures WHERE seq = ?',
+    [reading.block_seq],
+  );
+  if (erasure) {
+    throw new GatewayError(
+      GatewayCode.Erased,
+      `no proof for ${deviceId}#${seq}: erased — block ${reading.block_seq}'s body and salts were erased at ${new Date(erasure.erased_at).toISOString()} (${erasure.reason}); its signed header and receipt remain`,
+    );
+  }
   if (!block.receipt) throw none(`block ${reading.block_seq} has no receipt from the notary yet`);
   const members = await spool.db.all<{ id: number; received_at: number; bytes: Uint8Array }>(
     'SELECT id, received_at, bytes FROM readings WHERE block_seq = ? ORDER BY id',

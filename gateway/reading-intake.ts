@@ -61,6 +61,7 @@ export async function takeReading(
   }
   if (res.outcome === 'stored') {
     metrics.accepted.inc();
+    if (res.late) metrics.lateReadings.inc();
     if (res.gap > 0) {
       metrics.gaps.inc(res.gap);
       rejectLog.warn(

@@ -23,6 +23,8 @@ export interface InsertResult {
   readonly outcome: InsertOutcome;
   /** Sequence numbers skipped by this device just before this reading (0: none). */
   readonly gap: number;
+  /** Stored with a seq below the device's highest: it fills a hole counted earlier as a gap. */
+  readonly late: boolean;
 }
 
 export interface PendingReading extends SpoolReading {
@@ -37,6 +39,8 @@ export interface StoredBlock {
   readonly count: number;
   readonly sealedAt: number;
   readonly receipt: Uint8Array | null;
+  /** The body and salts were erased (bytes hold the signed header and an empty body). */
+  readonly erased: boolean;
 }
 
 export interface NewBlock {
@@ -187,6 +191,11 @@ export class Spool {
           `block ${b.seq}: ${marked.changes} unsealed readings up to id ${b.lastReadingId}, expected ${b.count}`,
         );
       }
+      // Which devices a block holds outlives the readings (pruned): erasure by device.
+      await tx.run(
+        'INSERT INTO block_devices (device_id, block_seq) SELECT DISTINCT device_id, ? FROM readings WHERE block_seq = ?',
+        [b.seq, b.seq],
+      );
       await tx.run('UPDATE state SET last_seq = ?, last_hash = ? WHERE id = 1', [b.seq, b.hash]);
     });
   }
@@ -194,10 +203,21 @@ export class Spool {
   /** Blocks without a receipt with seq >= fromSeq, in seq order. */
   async unreceipted(fromSeq: number, limit: number): Promise<StoredBlock[]> {
     const rows = await this.db.all<BlockRow>(
-      'SELECT * FROM blocks WHERE receipt IS NULL AND seq >= ? ORDER BY seq LIMIT ?',
+      `${SELECT_BLOCK} WHERE b.receipt IS NULL AND b.seq >= ? ORDER BY b.seq LIMIT ?`,
       [fromSeq, limit],
     );
     return rows.map(blockOf);
+  }
+
+  /** How many sealed blocks lack a receipt, and when the oldest of them was sealed. */
+  async unreceiptedSummary(): Promise<{ blocks: number; oldestSealedAt: number | undefined }> {
+    const n = await this.db.get<{ n: number }>(
+      'SELECT count(*) AS n FROM blocks WHERE receipt IS NULL',
+    );
+    const oldest = await this.db.get<{ sealed_at: number }>(
+      'SELECT sealed_at FROM blocks WHERE receipt IS NULL ORDER BY seq LIMIT 1',
+    );
+    return { blocks: n?.n ?? 0, oldestSealedAt: oldest?.sealed_at };
   }
 
   /**
@@ -206,14 +226,14 @@ export class Spool {
    */
   async toSubmit(fromSeq: number, resendBelow: number, limit: number): Promise<StoredBlock[]> {
     const rows = await this.db.all<BlockRow>(
-      'SELECT * FROM blocks WHERE seq >= ? AND (receipt IS NULL OR seq < ?) ORDER BY seq LIMIT ?',
+      `${SELECT_BLOCK} WHERE b.seq >= ? AND (b.receipt IS NULL OR b.seq < ?) ORDER BY b.seq LIMIT ?`,
       [fromSeq, resendBelow, limit],
     );
     return rows.map(blockOf);
   }
 
   async block(seq: number): Promise<StoredBlock | undefined> {
-    const row = await this.db.get<BlockRow>('SELECT * FROM blocks WHERE seq = ?', [seq]);
+    const row = await this.db.get<BlockRow>(`${SELECT_BLOCK} WHERE b.seq = ?`, [seq]);
     return row ? blockOf(row) : undefined;
   }
 
@@ -251,7 +271,11 @@ export class Spool {
   }
 }
 
+const SELECT_BLOCK =
+  'SELECT b.seq, b.prev, b.hash, b.bytes, b.count, b.sealed_at, b.receipt, e.seq IS NOT NULL AS erased FROM blocks b LEFT JOIN erasures e ON e.seq = b.seq';
+
 interface BlockRow {
+  erased: number;
   seq: number;
   prev: Uint8Array;
   hash: Uint8Array;
@@ -270,6 +294,7 @@ function blockOf(r: BlockRow): StoredBlock {
     count: r.count,
     sealedAt: r.sealed_at,
     receipt: r.receipt ? u8(r.receipt) : null,
+    erased: r.erased === 1,
   };
 }
 
@@ -284,18 +309,19 @@ async function insertOne(tx: Queryable, r: SpoolReading): Promise<InsertResult> 
       [r.deviceId, r.seq],
     );
     const same = old !== undefined && equalBytes(u8(old.bytes), r.bytes);
-    return { outcome: same ? 'duplicate' : 'conflict', gap: 0 };
+    return { outcome: same ? 'duplicate' : 'conflict', gap: 0, late: false };
   }
   const last = await tx.get<{ last_seq: number }>(
     'SELECT last_seq FROM device_seq WHERE device_id = ?',
     [r.deviceId],
   );
   let gap = 0;
+  const late = last !== undefined && r.seq < last.last_seq;
   if (last === undefined) {
     await tx.run('INSERT INTO device_seq (device_id, last_seq) VALUES (?, ?)', [r.deviceId, r.seq]);
   } else if (r.seq > last.last_seq) {
     gap = r.seq - last.last_seq - 1;
     await tx.run('UPDATE device_seq SET last_seq = ? WHERE device_id = ?', [r.seq, r.deviceId]);
   }
-  return { outcome: 'stored', gap };
+  return { outcome: 'stored', gap, late };
 }

@@ -42,6 +42,17 @@ export interface UplinkOptions {
   reconnectMs?: number | undefined;
 }
 
+export interface UplinkStatus {
+  readonly connected: boolean;
+  /** How long the notary has been unreachable (0 while connected). */
+  readonly downForMs: number;
+  /** Blocks submitted and not answered yet (at most `window`). */
+  readonly inflight: number;
+  readonly unreceiptedBlocks: number;
+  /** Age of the oldest sealed block still without a receipt (0: none). */
+  readonly oldestUnreceiptedAgeMs: number;
+}
+
 export class Uplink {
   readonly #o: UplinkOptions;
   readonly #client: MqttClient;
@@ -57,6 +68,8 @@ export class Uplink {
   #retryTimer: NodeJS.Timeout | undefined;
   #answerTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** When the notary was last lost (or since start, before the first CONNACK); undefined while connected. */
+  #downSince: number | undefined = Date.now();
   /** Called after each receipt is stored (tests, shutdown). */
   onReceipt: (seq: number) => void = () => {};
 
@@ -88,6 +101,7 @@ export class Uplink {
     this.#client.on('connect', () => this.#onConnect());
     this.#client.on('close', () => {
       o.metrics.uplinkConnected.set(0);
+      this.#downSince ??= Date.now();
       this.#inflight.clear();
     });
     this.#client.on('error', (err) => o.log.warn({ err: err.message }, 'uplink error'));
@@ -102,8 +116,33 @@ export class Uplink {
     return this.#client.connected;
   }
 
+  /**
+   * What readiness and the gauges report: the link, how long it has been down, and the
+   * backlog of sealed blocks without a receipt (counted in SQLite, not held here).
+   */
+  async status(now = Date.now()): Promise<UplinkStatus> {
+    const b = await this.#o.spool.unreceiptedSummary();
+    const downForMs = this.#downSince === undefined ? 0 : Math.max(0, now - this.#downSince);
+    const oldestAgeMs = b.oldestSealedAt === undefined ? 0 : Math.max(0, now - b.oldestSealedAt);
+    const m = this.#o.metrics;
+    m.unreceipted.set(b.blocks);
+    m.uplinkDownSeconds.set(downForMs / 1000);
+    m.oldestUnreceiptedSeconds.set(oldestAgeMs / 1000);
+    return {
+      connected: this.#client.connected,
+      downForMs,
+      inflight: this.#inflight.size,
+      unreceiptedBlocks: b.blocks,
+      oldestUnreceiptedAgeMs: oldestAgeMs,
+    };
+  }
+
   #onConnect(): void {
     const o = this.#o;
+    if (this.#downSince !== undefined) {
+      o.log.info({ downForMs: Date.now() - this.#downSince }, 'uplink: notary reachable again');
+    }
+    this.#downSince = undefined;
     o.metrics.uplinkConnected.set(1);
     o.log.info({ url: o.url }, 'uplink connected');
     this.#client.subscribe(topics.receipt(o.notaryId, o.gatewayId), { qos: 1 }, (err) => {
@@ -153,10 +192,24 @@ export class Uplink {
     if (!this.#client.connected) return;
     const room = (o.window ?? 16) - this.#inflight.size;
     if (room <= 0) return;
-    const blocks = await o.spool.toSubmit(this.#next, this.#resendBelow, room);
-    o.metrics.unreceipted.set(await this.#countUnreceipted());
+    // One page of at most `window` blocks from SQLite: a backlog of any length stays on
+    // disk. Without a pending 'gap' only unreceipted blocks qualify (partial index).
+    const blocks =
+      this.#resendBelow > 0
+        ? await o.spool.toSubmit(this.#next, this.#resendBelow, room)
+        : await o.spool.unreceipted(this.#next, room);
     for (const b of blocks) {
       if (!this.#client.connected) return;
+      if (b.erased) {
+        // Only a receipted block can be erased, so only a notary that lost it asks
+        // again ('gap'); we cannot supply the body. Keep asking the operator, slowly.
+        o.log.error(
+          { seq: b.seq },
+          'uplink: the notary wants a block whose body this gateway erased; restore the notary from its own copy',
+        );
+        this.#restart(o.retryMs ?? 2000);
+        return;
+      }
       this.#inflight.add(b.seq);
       this.#next = b.seq + 1;
       o.metrics.submitted.inc();
@@ -170,13 +223,6 @@ export class Uplink {
       );
     }
     if (this.#inflight.size > 0) this.#armAnswerTimer();
-  }
-
-  async #countUnreceipted(): Promise<number> {
-    const row = await this.#o.spool.db.get<{ n: number }>(
-      'SELECT count(*) AS n FROM blocks WHERE receipt IS NULL',
-    );
-    return row?.n ?? 0;
   }
 
   /** Measures time without progress: armed at a submit, restarted by each receipt only. */
@@ -250,8 +296,14 @@ export class Uplink {
       this.#restart(o.retryMs ?? 2000);
       return;
     }
-    await o.spool.storeReceipt(ans.seq, ans.receipt, Date.now());
+    const first = await o.spool.storeReceipt(ans.seq, ans.receipt, Date.now());
     this.#inflight.delete(ans.seq);
+    if (!first) {
+      // Two answers for one block (a resend after a reconnect) were checked at once;
+      // the one stored first counts.
+      this.#pump();
+      return;
+    }
     o.metrics.receipts.inc();
     o.log.info(
       { seq: ans.seq, height: c.receipt.entry.height, entry: toHex(c.receipt.entryHash) },

@@ -31,6 +31,8 @@ export async function deviceBroker(
     maxBacklogReadings?: number;
     maxPacketBytes?: number;
     connectTimeoutMs?: number;
+    /** Also listen for MQTT over WebSocket (plain ws://, path /mqtt). */
+    ws?: boolean;
   } = {},
 ): Promise<Harness> {
   const dir = tempDir(t);
@@ -53,6 +55,7 @@ export async function deviceBroker(
     limits: opts.limits,
     maxPacketBytes: opts.maxPacketBytes,
     connectTimeoutMs: opts.connectTimeoutMs,
+    ws: opts.ws ? { host: '127.0.0.1', port: 0 } : undefined,
   });
   const clients: MqttClient[] = [];
   t.teardown(async () => {

@@ -90,6 +90,8 @@ function medchain(args: string[], extraEnv: Record<string, string> = {}) {
 interface Running {
   child: ChildProcess;
   devicesPort: number;
+  /** The WebSocket listener's port, when the config has devices.ws. */
+  devicesWsPort: number | undefined;
   httpPort: number;
   exited: Promise<number | null>;
   /** Every stderr line (pino JSON) the process wrote. */
@@ -112,13 +114,26 @@ async function startGateway(
   });
   const lines = createInterface({ input: child.stderr! });
   const seen: string[] = [];
-  const ready = new Promise<{ devicesPort: number; httpPort: number }>((resolve, reject) => {
+  const ready = new Promise<{
+    devicesPort: number;
+    devicesWsPort: number | undefined;
+    httpPort: number;
+  }>((resolve, reject) => {
     lines.on('line', (line) => {
       seen.push(line);
       try {
-        const j = JSON.parse(line) as { msg?: string; devicesPort?: number; httpPort?: number };
+        const j = JSON.parse(line) as {
+          msg?: string;
+          devicesPort?: number;
+          devicesWsPort?: number;
+          httpPort?: number;
+        };
         if (j.msg === 'gateway ready')
-          resolve({ devicesPort: j.devicesPort!, httpPort: j.httpPort! });
+          resolve({
+            devicesPort: j.devicesPort!,
+            devicesWsPort: j.devicesWsPort,
+            httpPort: j.httpPort!,
+          });
       } catch {
         // not a log line
       }
@@ -363,6 +378,112 @@ t.test(
     t.notMatch(log, 'a-secret-of-enough-length', 'device secret not logged');
     t.notMatch(log, USER_PIN, 'HSM PIN not logged');
     t.match(log, /"msg":"gateway stopped"/);
+
+    // Erasure from the CLI; prove then says "erased" for the reading.
+    const prove = (seq: number, out: string) =>
+      medchain([
+        'prove',
+        '--db',
+        path,
+        '--cert',
+        'gw.pem',
+        '--notary-cert',
+        'notary.pem',
+        '--device',
+        'ox-2',
+        '--seq',
+        String(seq),
+        '--out',
+        join(dir, out),
+      ]);
+    const before = prove(1, 'before.proof');
+    t.equal(before.status, 0, before.stderr);
+    const both = medchain([
+      'gateway',
+      'erase',
+      '--db',
+      path,
+      '--block',
+      '1',
+      '--device',
+      'ox-2',
+      '--reason',
+      'x',
+    ]);
+    t.equal(both.status, 2);
+    t.match(both.stderr, /GATEWAY_ERASE: give exactly one of --block SEQ or --device ID/);
+    const badSeq = medchain(['gateway', 'erase', '--db', path, '--block', '0', '--reason', 'x']);
+    t.match(badSeq.stderr, /GATEWAY_ERASE: --block: a block sequence number/);
+    const erase = medchain([
+      'gateway',
+      'erase',
+      '--db',
+      path,
+      '--device',
+      'ox-2',
+      '--reason',
+      'patient request',
+    ]);
+    t.equal(erase.status, 0, erase.stderr);
+    t.match(erase.stdout, /erased 1 block bodies \(1\), 10 spooled readings; 0 already erased/);
+    const after = prove(2, 'after.proof');
+    t.equal(after.status, 2);
+    t.match(after.stderr, /GATEWAY_ERASED: no proof for ox-2#2: erased .*patient request/);
+  },
+);
+
+t.test(
+  'devices over ws:// from the config; /readyz and /metrics report a notary outage',
+  async (t) => {
+    const r = await freshResponder(t);
+    const path = join(dir, 'ws.db');
+    medchain(['gateway', 'device', 'add', 'ox-1', '--db', path, '--secret-file', 'secret']);
+    const g = await startGateway(t, { db: path, devices: { port: 0, ws: { port: 0 } } }, r);
+    t.ok(g.devicesWsPort, 'the ready line names the WebSocket port');
+    const c = await mqtt.connectAsync(`ws://127.0.0.1:${g.devicesWsPort}/mqtt`, {
+      protocolVersion: 4,
+      clientId: 'ox-1',
+      username: 'ox-1',
+      password: 'a-secret-of-enough-length',
+      reconnectPeriod: 0,
+    });
+    t.teardown(() => c.end(true));
+    const publish = (seq: number) =>
+      c.publishAsync('med/v1/dev/ox-1/obs', Buffer.from(readingBytes('ox-1', seq)), { qos: 1 });
+    for (const seq of [1, 2, 3]) await publish(seq);
+    t.equal(await countRows(path, 'SELECT count(*) AS n FROM readings'), 3, 'spooled via ws');
+    type Ready = {
+      ok: boolean;
+      detail: { uplinkConnected: boolean; uplinkDownForMs: number; unreceiptedBlocks: number };
+    };
+    const ready = async () => {
+      const res = await fetch(`http://127.0.0.1:${g.httpPort}/readyz`);
+      return { status: res.status, body: (await res.json()) as Ready };
+    };
+    await until('receipted', async () => (await ready()).body.detail.unreceiptedBlocks === 0);
+    const port = r.port;
+    await r.stop();
+    await until('the outage is visible', async () => !(await ready()).body.detail.uplinkConnected);
+    for (const seq of [4, 5]) await publish(seq);
+    await until('a block waits for the notary', async () => {
+      const x = await ready();
+      return x.body.detail.unreceiptedBlocks >= 1 && x.body.detail.uplinkDownForMs > 0;
+    });
+    const down = await ready();
+    t.equal(down.status, 200, 'still ready: readings keep being accepted during the outage');
+    const metrics = await (await fetch(`http://127.0.0.1:${g.httpPort}/metrics`)).text();
+    t.match(metrics, /medchain_gateway_uplink_connected 0/);
+    const downSeconds = Number(/^medchain_gateway_uplink_down_seconds (\S+)$/m.exec(metrics)?.[1]);
+    t.ok(downSeconds > 0, `uplink_down_seconds ${downSeconds}`);
+    t.match(metrics, /medchain_gateway_blocks_unreceipted [1-9]/);
+    await r.start(port);
+    await until('drained after the notary came back', async () => {
+      const x = await ready();
+      return x.body.detail.uplinkConnected && x.body.detail.unreceiptedBlocks === 0;
+    });
+    t.equal((await ready()).body.detail.uplinkDownForMs, 0);
+    g.child.kill('SIGTERM');
+    t.equal(await within(20_000, 'graceful exit', g.exited), 0);
   },
 );
 

@@ -11,7 +11,7 @@ import type { KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import { Aedes } from 'aedes';
+import { Aedes, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { decodeBlock, ZERO_HASH } from '../../core/block.js';
 import { verifyBlock } from '../../core/block-verify.js';
@@ -30,6 +30,11 @@ export class NotaryResponder {
   readonly internals: Uint8Array[] = [];
   readonly receipts = new Map<number, Uint8Array>();
   readonly submissions: number[] = [];
+  /** Largest (submitted seq - blocks registered) seen: how far ahead of receipts the gateway runs. */
+  maxAhead = 0;
+  /** Called for each verified submission, before it is answered (a test may drop the link). */
+  onSubmission: (seq: number) => void = () => {};
+  readonly #clients = new Map<string, Client>();
   #entries: Uint8Array[] = [];
   #lastHash: Uint8Array = ZERO_HASH;
   #aedes: Aedes | undefined;
@@ -57,6 +62,10 @@ export class NotaryResponder {
    */
   async start(port = 0, tls?: { cert: string; key: string; ca: string }): Promise<void> {
     this.#aedes = await Aedes.createBroker({});
+    this.#aedes.on('clientReady', (c) => this.#clients.set(c.id, c));
+    this.#aedes.on('clientDisconnect', (c) => {
+      if (this.#clients.get(c.id) === c) this.#clients.delete(c.id);
+    });
     this.#server = createServer(this.#aedes.handle);
     this.#server.listen(port, '127.0.0.1');
     await once(this.#server, 'listening');
@@ -88,6 +97,13 @@ export class NotaryResponder {
     });
   }
 
+  /** Cuts one client's connection from the broker side (a network drop, as it sees it). */
+  drop(clientId: string): boolean {
+    const c = this.#clients.get(clientId);
+    c?.close();
+    return c !== undefined;
+  }
+
   /** Stops the broker (connections drop), keeping the chain in memory. */
   async stop(): Promise<void> {
     this.#client?.end(true);
@@ -113,6 +129,8 @@ export class NotaryResponder {
     if (!v.ok) return;
     const seq = v.header.seq;
     this.submissions.push(seq);
+    this.maxAhead = Math.max(this.maxAhead, seq - this.internals.length);
+    this.onSubmission(seq);
     if (this.mode === 'silent') return;
     const have = this.internals.length;
     if (seq <= have) {

@@ -35,9 +35,36 @@ t.test('dedup by (device, seq); conflicts and gaps reported', async (t) => {
       ['stored', 2],
     ],
   );
+  const late = await s.insertBatch([r('ox-1', 4), r('ox-1', 6)]);
+  t.same(
+    late.map((x) => [x.outcome, x.gap, x.late]),
+    [
+      ['stored', 0, true],
+      ['stored', 0, false],
+    ],
+    'seq 4 after 5: late, filling one of the holes counted',
+  );
   const row = await s.db.get<{ n: number }>('SELECT count(*) AS n FROM readings');
-  t.equal(row?.n, 4, 'a duplicate is not stored twice');
-  t.same(s.backlog().readings, 4);
+  t.equal(row?.n, 6, 'a duplicate is not stored twice');
+  t.same(s.backlog().readings, 6);
+});
+
+t.test('a transaction stores each device in seq order, whatever the arrival order', async (t) => {
+  const s = await fresh(t);
+  const intake = new Intake(s, { maxBacklogReadings: 10_000, maxBacklogBytes: 1 << 30 });
+  // Submitted in one tick: one transaction, as from several shared-subscription members.
+  const res = await Promise.all([3, 1, 2, 5, 4].map((seq) => intake.submit(r('ox-9', seq))));
+  t.same(
+    res.map((x) => [x.outcome, x.gap, x.late]),
+    Array.from({ length: 5 }, () => ['stored', 0, false]),
+    'no false gap, nothing late',
+  );
+  const rows = await s.db.all<{ seq: number }>('SELECT seq FROM readings ORDER BY id');
+  t.same(
+    rows.map((x) => x.seq),
+    [1, 2, 3, 4, 5],
+  );
+  await intake.close();
 });
 
 t.test('group commit: many readings, one transaction, promises settle after COMMIT', async (t) => {
@@ -113,8 +140,9 @@ t.test('blocks: seq follows the head, across reopen; never two with one seq', as
   await s2.storeBlock(blk(2, h1.hash, 2, p2));
   await t.rejects(
     s2.db.run('UPDATE blocks SET bytes = ? WHERE seq = 1', [Uint8Array.of(7)]),
-    /never rewritten/,
+    /changes only by a logged erasure/,
   );
+  await t.rejects(s2.db.run('UPDATE blocks SET seq = 9 WHERE seq = 1'), /never rewritten/);
   t.same(
     (await s2.unreceipted(1, 10)).map((b) => b.seq),
     [1, 2],

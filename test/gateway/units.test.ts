@@ -116,6 +116,30 @@ t.test('config: defaults, relative paths, env overrides, clear errors', async (t
   t.equal(o.devices.port, 2883);
   t.equal(o.batch.maxDelayMs, 250);
   t.equal(o.notary.url, 'mqtt://127.0.0.1:1884');
+  t.equal(c.devices.ws, undefined, 'no WebSocket listener unless configured');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...base,
+      devices: { ws: { port: 8083, tls: { cert: 'ws.pem', key: 'ws.key' } } },
+    }),
+  );
+  const w = loadConfig(file, {
+    MEDCHAIN_GATEWAY_DEVICES_WS_HOST: '0.0.0.0',
+    MEDCHAIN_GATEWAY_DEVICES_WS_PORT: '9083',
+  });
+  t.same(
+    w.devices.ws,
+    {
+      host: '0.0.0.0',
+      port: 9083,
+      path: '/mqtt',
+      tls: { cert: join(dir, 'ws.pem'), key: join(dir, 'ws.key'), deviceCertificates: false },
+    },
+    'WebSocket listener: defaults, env overrides, paths relative to the config',
+  );
+  writeFileSync(file, JSON.stringify({ ...base, devices: { ws: { port: 1, path: 'mqtt' } } }));
+  t.throws(() => loadConfig(file, {}), { code: 'GATEWAY_CONFIG', message: /devices\.ws\.path/ });
   writeFileSync(file, JSON.stringify({ ...base, batch: { maxReadings: 0 } }));
   t.throws(() => loadConfig(file, {}), { code: 'GATEWAY_CONFIG', message: /batch\.maxReadings/ });
   writeFileSync(file, JSON.stringify({ ...base, typo: 1 }));

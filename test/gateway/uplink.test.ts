@@ -1,113 +1,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import t from 'tap';
 import { verifyReceipt } from '../../core/receipt.js';
-import { softwareSigner } from '../../core/signer.js';
-import { gatewayMetrics } from '../../gateway/metrics.js';
-import { trustNotary } from '../../gateway/notary-trust.js';
 import { Sealer } from '../../gateway/sealer.js';
-import { Spool } from '../../gateway/spool.js';
 import { Uplink } from '../../gateway/uplink.js';
-import { TEST_KEY_A } from '../helpers/test-keys.js';
 import { metricValue, readingBytes, until } from './helpers.js';
 import { NotaryResponder } from './notary-responder.js';
-import { pki } from './pki.js';
+import { uplinkKit } from './uplink-kit.js';
 
-const p = await pki(t);
-const log = pino({ level: process.env.DBG ? 'debug' : 'silent' });
-const notary = await trustNotary({
-  certificate: p.notaryPem,
-  root: p.rootPem,
-  notaryId: p.notaryId,
-});
-const gatewaySigner = {
-  ...softwareSigner(TEST_KEY_A, new Uint8Array(32)),
-};
-let n = 0;
-
-/** A spool with `blocks` sealed blocks of 2 readings each (software-signed: the HSM path is sealer.test.ts). */
-async function sealedSpool(t: { teardown(fn: () => unknown): void }, blocks: number) {
-  const spool = await Spool.open(join(p.dir, `up${++n}.db`));
-  t.teardown(() => spool.close());
-  const metrics = gatewayMetrics();
-  const sealer = new Sealer({
-    spool,
-    gatewayId: p.gatewayId,
-    signer: gatewaySigner,
-    readers: [p.readerPublic],
-    metrics,
-    log,
-    maxReadings: 2,
-    maxBytes: 1 << 20,
-  });
-  for (let i = 0; i < blocks; i++) {
-    await spool.insertBatch(
-      [1, 2].map((k) => ({
-        deviceId: 'ox-1',
-        seq: i * 2 + k,
-        receivedAt: Date.now(),
-        bytes: readingBytes('ox-1', i * 2 + k),
-      })),
-    );
-    await sealer.sealOnce();
-  }
-  return { spool, metrics };
-}
-
-async function responderKey() {
-  const { createPublicKey } = await import('node:crypto');
-  return createPublicKey({
-    key: {
-      kty: 'EC',
-      crv: 'P-256',
-      x: Buffer.from(gatewaySigner.publicKey.subarray(1, 33)).toString('base64url'),
-      y: Buffer.from(gatewaySigner.publicKey.subarray(33)).toString('base64url'),
-    },
-    format: 'jwk',
-  });
-}
-
-async function responder(t: { teardown(fn: () => unknown): void }) {
-  const r = new NotaryResponder({
-    notaryId: p.notaryId,
-    gatewayId: p.gatewayId,
-    gatewayKey: await responderKey(),
-    signer: p.notarySigner,
-    wrongSigner: softwareSigner(TEST_KEY_A, p.notarySigner.kid),
-  });
-  await r.start();
-  t.teardown(() => r.stop());
-  return r;
-}
-
-function uplink(
-  t: { teardown(fn: () => unknown): void },
-  spool: Spool,
-  metrics: ReturnType<typeof gatewayMetrics>,
-  port: number,
-) {
-  const u = new Uplink({
-    url: `mqtt://127.0.0.1:${port}`,
-    clientId: `gw-${p.gatewayId}`,
-    gatewayId: p.gatewayId,
-    notaryId: p.notaryId,
-    notary,
-    spool,
-    metrics,
-    log,
-    window: 2,
-    retryMs: 50,
-    answerTimeoutMs: 500,
-    reconnectMs: 50,
-  });
-  t.teardown(() => u.close());
-  return u;
-}
-
-const receipted = async (spool: Spool) =>
-  (await spool.db.get<{ n: number }>('SELECT count(*) AS n FROM blocks WHERE receipt IS NOT NULL'))
-    ?.n ?? 0;
+const kit = await uplinkKit(t);
+const { p, log, notary, gatewaySigner, gatewayKey, sealedSpool, responder, uplink, receipted } =
+  kit;
 
 t.test('blocks are submitted in order and their verified receipts stored', async (t) => {
   const { spool, metrics } = await sealedSpool(t, 5);
@@ -289,7 +192,7 @@ t.test('uplink over TLS with a client certificate; refused without one', async (
   const r = new NotaryResponder({
     notaryId: p.notaryId,
     gatewayId: p.gatewayId,
-    gatewayKey: await responderKey(),
+    gatewayKey,
     signer: p.notarySigner,
     wrongSigner: p.notarySigner,
   });
@@ -318,4 +221,36 @@ t.test('uplink over TLS with a client certificate; refused without one', async (
   await until('receipts over TLS', async () => (await receipted(spool)) === 2);
   t.notOk(anonymous.connected, 'no client certificate: no connection');
   await anonymous.close();
+});
+
+t.test('a notary asking again for a block erased here gets no empty body', async (t) => {
+  const { eraseBlocks } = await import('../../gateway/erasure.js');
+  const { pino } = await import('pino');
+  const { spool, metrics } = await sealedSpool(t, 2);
+  const first = await responder(t);
+  const port = first.port;
+  const lines: string[] = [];
+  const u = uplink(t, spool, metrics, port, {
+    log: pino({ level: 'error' }, { write: (l: string) => lines.push(l) }),
+  });
+  await until('2 receipts', async () => (await receipted(spool)) === 2);
+  await eraseBlocks(spool, { block: 1 }, 'retention', Date.now());
+  await first.stop();
+  const fresh = await responder(t);
+  await fresh.stop();
+  await fresh.start(port);
+  await spool.insertBatch([
+    { deviceId: 'ox-3', seq: 1, receivedAt: 1, bytes: readingBytes('ox-3', 1) },
+  ]);
+  await kit.sealer(spool, metrics).sealOnce();
+  u.kick();
+  await until('the error is logged', () =>
+    lines.some((l) => l.includes('a block whose body this gateway erased')),
+  );
+  await until(
+    'logged again after retryMs',
+    () => lines.filter((l) => l.includes('a block whose body this gateway erased')).length >= 2,
+  );
+  t.notOk(fresh.submissions.includes(1), 'the erased block was never submitted');
+  t.equal(fresh.internals.length, 0, 'the restored notary registered nothing out of order');
 });
