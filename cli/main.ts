@@ -8,6 +8,7 @@ import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
 import { notaryCommand } from './notary.js';
 import { proveCommand } from './prove.js';
+import { replicaCommand } from './replica.js';
 import { simulateCommand } from './simulate.js';
 import { verifyProofCommand } from './verify-proof.js';
 
@@ -26,6 +27,7 @@ program.addCommand(gatewayCommand());
 program.addCommand(notaryCommand());
 program.addCommand(simulateCommand());
 program.addCommand(proveCommand());
+program.addCommand(replicaCommand());
 
 try {
   await program.parseAsync(process.argv);
