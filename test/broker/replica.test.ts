@@ -24,7 +24,14 @@ import { decodeCheckpointPayload } from '../../core/receipt.js';
 import { createTestPki } from '../helpers/pki.js';
 import { restartablePort } from '../helpers/sim-broker.js';
 import { BlockMaker, startNotary, tempDir } from './helpers.js';
-import { flip, forgeCheckpoint, startReplica, tamperingProxy, waitFor } from './replica-helpers.js';
+import {
+  type FeedJson,
+  flip,
+  forgeCheckpoint,
+  startReplica,
+  tamperingProxy,
+  waitFor,
+} from './replica-helpers.js';
 
 const N = 'notary-1';
 const pki = await createTestPki(t);
@@ -118,4 +125,236 @@ t.test('catches up by ranges, follows the MQTT feed, its export verifies', async
     t.same(v.erased, [3], 'the erasure is copied, reported by verify');
     t.ok(v.checkpoints >= 1, 'accepted checkpoints are in the export');
   }
+});
+
+const mqttOf = (notary: Notary) => ({
+  url: `mqtts://127.0.0.1:${notary.broker.port}`,
+  clientId: 'replica-1-replica',
+  tls: { key: reader.tls.keyPem, cert: reader.tls.pem, ca: pki.rootPem },
+});
+
+t.test('a forked checkpoint on the MQTT topic is reported with both checkpoints', async (t) => {
+  const notary = await startNotary(t, pki, me, [gw1, gw2], {
+    checkpoint: { everyEntries: 1000, everyMs: 600_000 },
+  });
+  await register(notary, makers(), 5);
+  const a = (await notary.checkpointer.checkpoint())!;
+  const dbPath = join(tempDir(t), 'replica.db');
+  const r = await startReplica(t, {
+    notaryUrl: api(notary),
+    dbPath,
+    root: pki.rootPem,
+    pollMs: 600_000,
+    mqtt: mqttOf(notary),
+  });
+  await waitFor<AcceptedCheckpoint>(r, 'checkpoint', (c) => c.size === 5);
+
+  // A checkpoint whose signature does not verify is refused, not taken as evidence.
+  const bad = a.slice();
+  bad[bad.length - 1]! ^= 0x01;
+  const refused = waitFor<ReplicaError>(r, 'refused', (e) => e.check === 'checkpoint');
+  notary.broker.publishCheckpoint(bad);
+  t.equal((await refused).code, ReplicaCode.Verify);
+  t.equal(r.state, 'following', 'an unsigned claim is no fork');
+
+  const forged = await forgeCheckpoint(notarySigner, N, 5, 7);
+  const forked = waitFor<ReplicaFork>(r, 'fork');
+  notary.broker.publishCheckpoint(forged);
+  const fork = await forked;
+  t.equal(fork.reason, 'same-size');
+  t.equal(fork.size, 5);
+  t.equal(fork.first.kind, 'checkpoint');
+  t.ok(equalBytes(fork.first.bytes, a), 'evidence: the checkpoint accepted before');
+  t.ok(equalBytes(fork.second, forged), 'evidence: the forked checkpoint');
+  t.equal(r.state, 'forked');
+  const file = decodeForkFile(new Uint8Array(readFileSync(fork.file)));
+  t.equal(file.notaryId, N);
+  t.ok(equalBytes(file.first.bytes, a) && equalBytes(file.second, forged), 'written to a file');
+  t.ok(equalBytes(file.certificates[0]!, me.signing.der), 'with the notary certificate');
+  const m = await r.metrics.registry.metrics();
+  t.match(m, /medchain_replica_forks_total 1/);
+  t.match(m, /medchain_replica_forked 1/);
+
+  await r.stop();
+  const again = await startReplica(t, { notaryUrl: api(notary), dbPath });
+  t.equal(again.state, 'forked', 'a copy holding fork evidence reopens forked');
+  t.equal((await again.store.forks()).length, 1, 'the evidence is stored');
+});
+
+t.test('a second face of the notary showing another head is a fork (not a prefix)', async (t) => {
+  const notary = await startNotary(t, pki, me, [gw1, gw2], {
+    checkpoint: { everyEntries: 1000, everyMs: 600_000 },
+  });
+  const mk = makers();
+  await register(notary, mk, 6);
+  let shown = (await notary.checkpointer.checkpoint())!;
+  const face = await HttpApi.start({
+    store: notary.store,
+    metrics: new NotaryMetrics(),
+    latestCheckpoint: () => shown,
+    ready: () => true,
+    port: 0,
+  });
+  t.teardown(() => face.close());
+  const r = await startReplica(t, {
+    notaryUrl: `http://127.0.0.1:${face.port}`,
+    dbPath: join(tempDir(t), 'replica.db'),
+    root: pki.rootPem,
+    pollMs: 600_000,
+  });
+  await waitFor<AcceptedCheckpoint>(r, 'checkpoint', (c) => c.size === 6);
+  await register(notary, mk, 4);
+  const b = (await notary.checkpointer.checkpoint())!;
+  shown = b;
+  const second = waitFor<AcceptedCheckpoint>(r, 'checkpoint', (c) => c.size === 10);
+  r.kick();
+  await second;
+  shown = await forgeCheckpoint(notarySigner, N, 8, 3);
+  const forked = waitFor<ReplicaFork>(r, 'fork');
+  r.kick();
+  const fork = await forked;
+  t.equal(fork.reason, 'not-prefix');
+  t.ok(equalBytes(fork.first.bytes, b), 'against the larger accepted checkpoint');
+  t.ok(equalBytes(fork.second, shown));
+  // The proof is checkable by anyone: B's tree has another root at size 8.
+  const root8 = notary.store.rootAt(8);
+  t.ok(verifyConsistency(8, 10, root8, notary.store.rootAt(10), fork.proof).ok, 'proof verifies');
+  t.notOk(equalBytes(root8, new Uint8Array(32).fill(4)), 'and names another root than the fork');
+  t.equal(sizeOf(fork.second), 8);
+});
+
+t.test('a later checkpoint the notary cannot prove consistent is a fork', async (t) => {
+  const notary = await startNotary(t, pki, me, [gw1, gw2], {
+    checkpoint: { everyEntries: 1000, everyMs: 600_000 },
+  });
+  const mk = makers();
+  await register(notary, mk, 6);
+  const a = (await notary.checkpointer.checkpoint())!;
+  const r = await startReplica(t, {
+    notaryUrl: api(notary),
+    dbPath: join(tempDir(t), 'replica.db'),
+    root: pki.rootPem,
+    pollMs: 600_000,
+  });
+  await waitFor<AcceptedCheckpoint>(r, 'checkpoint', (c) => c.size === 6);
+  await register(notary, mk, 4);
+  const forged = await forgeCheckpoint(notarySigner, N, 10, 5);
+  const forked = waitFor<ReplicaFork>(r, 'fork');
+  await r.offerCheckpoint(forged);
+  const fork = await forked;
+  t.equal(fork.reason, 'inconsistent');
+  t.ok(equalBytes(fork.first.bytes, a), 'against the last accepted checkpoint');
+  t.match(fork.detail, /root2-mismatch/);
+  t.equal(r.size, 6, 'judged before the entries were fetched');
+  t.ok(existsSync(fork.file));
+});
+
+t.test(
+  'tampered entry, header, block or receipt: refused at its height, nothing after',
+  async (t) => {
+    const notary = await startNotary(t, pki, me, [gw1, gw2]);
+    await register(notary, makers(), 8);
+    const proxy = await tamperingProxy(t, () => api(notary));
+    const cases: [string, (i: FeedJson['items'][number]) => void][] = [
+      ['entry', (i) => (i.entry = flip(i.entry, 6))],
+      ['internal', (i) => (i.signedHeader = flip(i.signedHeader, -3))],
+      ['block', (i) => (i.body = flip(i.body, 40))],
+      ['receipt', (i) => (i.receipt = flip(i.receipt, -1))],
+    ];
+    let last: Replica | undefined;
+    for (const [check, edit] of cases) {
+      proxy.tamper = (f) => {
+        for (const i of f.items) if (i.height === 5) edit(i);
+      };
+      const r = await startReplica(t, {
+        notaryUrl: proxy.url,
+        dbPath: join(tempDir(t), 'replica.db'),
+        root: pki.rootPem,
+        pollMs: 100,
+      });
+      const e = await waitFor<ReplicaError>(r, 'refused');
+      t.same([e.code, e.check, e.height], [ReplicaCode.Verify, check, 5], `${check} refused at 5`);
+      t.equal(r.size, 4, 'the heights before it are kept');
+      t.equal(await r.store.chain.entry(5), undefined, 'nothing from that height on is stored');
+      t.equal(r.state, 'refused');
+      t.match(
+        await r.metrics.registry.metrics(),
+        new RegExp(`refusals_total\\{check="${check}"\\}`),
+      );
+      last = r;
+    }
+    proxy.tamper = undefined;
+    t.equal(await until(last!, 8), 8, 'once the notary serves the real bytes, the copy completes');
+    const v = await exportOf(t, last!);
+    t.ok(v.ok && v.size === 8, JSON.stringify(v));
+  },
+);
+
+t.test('resumes from its database after a restart, completing a cut-short batch', async (t) => {
+  const notary = await startNotary(t, pki, me, [gw1, gw2]);
+  const mk = makers();
+  await register(notary, mk, 5);
+  const proxy = await tamperingProxy(t, () => api(notary));
+  const dbPath = join(tempDir(t), 'replica.db');
+  const first = await startReplica(t, { notaryUrl: proxy.url, dbPath, root: pki.rootPem });
+  await until(first, 5);
+  await first.stop();
+  await register(notary, mk, 3);
+  // A crash between the entries' and the receipts' transactions leaves height 6 without
+  // its receipt: put it there as the replica's own store would have.
+  const store = await ReplicaStore.open(dbPath);
+  const e6 = (await notary.store.entry(6))!;
+  const b6 = (await notary.store.block(6))!;
+  await store.chain.append(
+    [
+      {
+        gateway: b6.gateway,
+        seq: b6.seq,
+        kid: b6.kid,
+        signedHeader: b6.signedHeader,
+        bodyHash: b6.bodyHash,
+        body: b6.body,
+        internal: e6.entry.internal,
+      },
+    ],
+    e6.entry.registeredAt,
+  );
+  t.same(await store.incomplete(), [6]);
+  await store.close();
+  proxy.paths.length = 0;
+  // No --root: the database pinned it.
+  const again = await startReplica(t, { notaryUrl: proxy.url, dbPath });
+  t.equal(await until(again, 8), 8);
+  t.ok(proxy.paths.includes('/feed?from=6&to=6'), 'the missing receipt was fetched');
+  t.ok(proxy.paths.includes('/feed?from=7&to=1006'), 'then the chain from where the copy ends');
+  t.notOk(
+    proxy.paths.some((p) => p.startsWith('/feed?from=1&')),
+    'nothing fetched twice',
+  );
+  t.same(await again.store.incomplete(), []);
+  const v = await exportOf(t, again);
+  t.ok(v.ok && v.size === 8 && v.unreceipted.length === 0, JSON.stringify(v));
+});
+
+t.test('a notary that is down is retried with backoff, then followed', async (t) => {
+  const port = await restartablePort();
+  const r = await startReplica(t, {
+    notaryUrl: `http://127.0.0.1:${port}`,
+    dbPath: join(tempDir(t), 'replica.db'),
+    root: pki.rootPem,
+    notaryId: N,
+  });
+  const delays: number[] = [];
+  await waitFor<{ delayMs: number; error: ReplicaError }>(r, 'retry', (x) => {
+    delays.push(x.delayMs);
+    t.equal(x.error.code, ReplicaCode.Source);
+    return delays.length === 4;
+  });
+  t.same(delays, [50, 100, 200, 400], 'exponential backoff, capped');
+  t.equal(r.state, 'retrying');
+  t.match(await r.metrics.registry.metrics(), /medchain_replica_source_errors_total [4-9]/);
+  const notary = await startNotary(t, pki, me, [gw1, gw2], { http: { port } });
+  await register(notary, makers(), 3);
+  t.equal(await until(r, 3), 3, 'followed once the notary is up');
+  t.equal(r.state, 'following');
 });
