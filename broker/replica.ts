@@ -92,6 +92,8 @@ export class Replica extends EventEmitter {
   #loop: Promise<void> | undefined;
   #lastRefusal: ReplicaError | undefined;
   #stopping = false;
+  /** Size last logged as verified (a line per change, not per poll). */
+  #reported = -1;
   #stopWake: (() => void) | undefined;
 
   private constructor(o: ReplicaOptions, source: NotarySource, store: ReplicaStore, trust: Trust) {
@@ -195,6 +197,10 @@ export class Replica extends EventEmitter {
         attempt = 0;
         this.#lastRefusal = undefined;
         this.#state = 'following';
+        if (this.size !== this.#reported) {
+          this.#reported = this.size;
+          this.#log?.info({ size: this.size, notaryId: this.#notaryId }, 'copy verified');
+        }
         this.emit('synced', this.size);
         delay = this.#o.pollMs ?? (this.#o.mqtt ? 30_000 : 2000);
         await this.#sleep(delay, true);
