@@ -259,6 +259,15 @@ export class Replica extends EventEmitter {
     return run;
   }
 
+  /** An MQTT message's work, in turn; a failure is handled as a round's and answered by a catch-up. */
+  #live(fn: () => Promise<void>): void {
+    this.#exclusive(fn).catch((err: unknown) => {
+      if (this.#done()) return;
+      this.#failed(err);
+      this.kick();
+    });
+  }
+
   /** Learns the notary id if needed, binds the copy to it, builds the verifiers, starts MQTT. */
   async #ready(): Promise<{ verifier: ChainVerifier; judge: CheckpointJudge }> {
     if (this.#verifier && this.#judge) return { verifier: this.#verifier, judge: this.#judge };
@@ -286,8 +295,8 @@ export class Replica extends EventEmitter {
         notaryId,
         clientId: m.clientId,
         tls: m.tls,
-        onItem: (p) => void this.#exclusive(() => this.#onFeedItem(p)),
-        onCheckpoint: (c) => void this.#exclusive(() => this.#onCheckpoint(c, 'mqtt')),
+        onItem: (p) => this.#live(() => this.#onFeedItem(p)),
+        onCheckpoint: (c) => this.#live(() => this.#onCheckpoint(c, 'mqtt')),
         onCrl: (crl) => void this.#onCrl(crl),
         onConnect: () => this.kick(),
         log: this.#log,
@@ -415,14 +424,9 @@ export class Replica extends EventEmitter {
     }
     if (item.height <= this.size) return;
     if (item.height > this.size + 1) return this.kick();
-    try {
-      await this.#apply([item], this.#verifier);
-      this.emit('synced', this.size);
-    } catch (err) {
-      // The HTTP round decides (and backs off): the item may have been altered in transit.
-      this.#failed(err);
-      this.kick();
-    }
+    // On failure (#live) the HTTP round decides and backs off: the item may have been altered in transit.
+    await this.#apply([item], this.#verifier);
+    this.emit('synced', this.size);
   }
 
   async #onCheckpoint(bytes: Uint8Array, from: 'mqtt' | 'http' | 'pending'): Promise<void> {

@@ -17,6 +17,8 @@ const log = createLogger({ name: 'medchain' });
 const program = new Command('medchain')
   .description('Tamper-evident, private medical device telemetry: gateway, notary, CA and tools')
   .showHelpAfterError()
+  // Lets a command take an option its subcommands also take (replica --db, replica export --db).
+  .enablePositionalOptions()
   .exitOverride();
 
 program.addCommand(demoCommand());

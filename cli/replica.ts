@@ -4,7 +4,7 @@
  * medchain replica export --db FILE --out X.cbor     the copy in the notary export format
  * medchain replica forks --db FILE                   fork evidence held (exit 3 if any)
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { writeExport } from '../broker/export.js';
 import { Replica, type ReplicaFork } from '../broker/replica.js';
@@ -47,6 +47,12 @@ function read(path: string, what: string): string {
   } catch (err) {
     throw usage(`${what} ${path}: ${(err as Error).message}`);
   }
+}
+
+/** Opens an existing replica database (export and forks never create one). */
+function openExisting(db: string): Promise<ReplicaStore> {
+  if (!existsSync(db)) throw usage(`${db}: no such replica database`);
+  return ReplicaStore.open(db);
 }
 
 function int(v: string | undefined, name: string): number | undefined {
@@ -101,6 +107,8 @@ async function run(f: RunFlags): Promise<void> {
   });
   const port = int(f.http, '--http');
   const http = port === undefined ? undefined : await startReplicaHttp(replica, port);
+  const addr = http?.address();
+  if (addr && typeof addr === 'object') log.info({ port: addr.port }, 'replica HTTP listening');
   const fork = await new Promise<ReplicaFork | 'forked' | undefined>((resolve) => {
     if (replica.state === 'forked') return resolve('forked');
     replica.once('fork', (k: ReplicaFork) => resolve(k));
@@ -148,7 +156,7 @@ export function replicaCommand(): Command {
     .requiredOption('--db <file>', 'replica database')
     .requiredOption('--out <file>', 'output file (must not exist)')
     .action(async (flags: { db: string; out: string }) => {
-      const store = await ReplicaStore.open(flags.db);
+      const store = await openExisting(flags.db);
       try {
         const n = await writeExport(store.chain, flags.out);
         print(`exported ${n} entries to ${flags.out}`);
@@ -162,7 +170,7 @@ export function replicaCommand(): Command {
     .description('list the fork evidence held in a replica database')
     .requiredOption('--db <file>', 'replica database')
     .action(async (flags: { db: string }) => {
-      const store = await ReplicaStore.open(flags.db);
+      const store = await openExisting(flags.db);
       try {
         const forks = await store.forks();
         for (const k of forks) {

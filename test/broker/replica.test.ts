@@ -19,6 +19,8 @@ import { decodeForkFile } from '../../broker/replica-evidence.js';
 import { ReplicaStore } from '../../broker/replica-store.js';
 import { equalBytes } from '../../core/bytes.js';
 import { decodeSign1 } from '../../core/cose-decode.js';
+import { encodeDet } from '../../core/det-cbor.js';
+import { encodeEntry } from '../../core/entry.js';
 import { verifyConsistency } from '../../core/merkle-verify.js';
 import { decodeCheckpointPayload } from '../../core/receipt.js';
 import { createTestPki } from '../helpers/pki.js';
@@ -112,6 +114,39 @@ t.test('catches up by ranges, follows the MQTT feed, its export verifies', async
     () => undefined,
   );
   await waitFor(r, 'synced');
+  // A readable item that does not verify (another header than its entry registers) is
+  // refused at its height; the catch-up round that follows finds the copy complete.
+  const fake = encodeDet([
+    1,
+    encodeEntry({
+      height: 12,
+      prev: notary.store.head,
+      internal: new Uint8Array(32).fill(1),
+      submitter: 'gw-1',
+      registeredAt: Date.now(),
+    }),
+    mk[0]!.sealed[0]!.block.signedHeader,
+    mk[0]!.sealed[0]!.block.body,
+    new Uint8Array([1]),
+  ]);
+  const refusedFake = waitFor<ReplicaError>(r, 'refused');
+  const recovered = refusedFake.then(() => waitFor(r, 'synced'));
+  notary.broker.aedes.publish(
+    {
+      cmd: 'publish',
+      topic: `med/v1/notary/${N}/chain`,
+      payload: Buffer.from(fake),
+      qos: 1,
+      retain: false,
+      dup: false,
+    },
+    () => undefined,
+  );
+  const e = await refusedFake;
+  t.same([e.code, e.check, e.height], [ReplicaCode.Verify, 'internal', 12]);
+  await recovered;
+  t.equal(r.size, 11, 'nothing of it stored');
+  t.equal(r.state, 'following', 'the HTTP round cleared the refusal');
   const m = await r.metrics.registry.metrics();
   t.match(m, /medchain_replica_refusals_total\{check="format"\} 1/);
   t.match(m, /medchain_replica_entries_followed_total 11/);
@@ -357,4 +392,34 @@ t.test('a notary that is down is retried with backoff, then followed', async (t)
   await register(notary, makers(), 3);
   t.equal(await until(r, 3), 3, 'followed once the notary is up');
   t.equal(r.state, 'following');
+});
+
+t.test('bad options are REPLICA_CONFIG before anything is followed', async (t) => {
+  const dir = tempDir(t);
+  await t.rejects(
+    startReplica(t, { notaryUrl: 'ftp://x', dbPath: join(dir, 'a.db'), root: pki.rootPem }),
+    { code: ReplicaCode.Config, message: /http\(s\) URL expected/ },
+  );
+  await t.rejects(startReplica(t, { notaryUrl: 'http://127.0.0.1:1', dbPath: join(dir, 'b.db') }), {
+    code: ReplicaCode.Config,
+    message: /records no Trent root yet/,
+  });
+  const dbPath = join(dir, 'c.db');
+  const r = await startReplica(t, {
+    notaryUrl: 'http://127.0.0.1:1',
+    dbPath,
+    root: pki.rootPem,
+    notaryId: N,
+  });
+  await waitFor(r, 'retry');
+  await r.stop();
+  await t.rejects(
+    startReplica(t, { notaryUrl: 'http://127.0.0.1:1', dbPath, root: reader.tls.pem }),
+    { code: ReplicaCode.Config, message: /another Trent root/ },
+    'a copy pinned to one root refuses another',
+  );
+  await t.rejects(
+    startReplica(t, { notaryUrl: 'http://127.0.0.1:1', dbPath, notaryId: 'notary-2' }),
+    { code: ReplicaCode.Config, message: /replicates notary 'notary-1', not 'notary-2'/ },
+  );
 });
