@@ -423,3 +423,34 @@ t.test('bad options are REPLICA_CONFIG before anything is followed', async (t) =
     { code: ReplicaCode.Config, message: /replicates notary 'notary-1', not 'notary-2'/ },
   );
 });
+
+t.test(
+  'a block signed with a certificate revoked before its registration is refused',
+  async (t) => {
+    const gw3 = await pki.participant('gateway', 'gw-3');
+    // The notary never got this CRL and registered the blocks; the replica has it.
+    const notary = await startNotary(t, pki, me, [gw1, gw3]);
+    const a = new BlockMaker('gw-1', s1);
+    const c = new BlockMaker('gw-3', await pki.signer(gw3));
+    for (const [id, mk] of [
+      ['gw-1', a],
+      ['gw-3', c],
+      ['gw-1', a],
+    ] as const) {
+      const ans = await notary.registrar.submit(id, (await mk.next()).bytes);
+      if (ans.kind !== 'registered') throw new Error(JSON.stringify(ans));
+    }
+    await pki.ca.revoke(gw3.signing.serial, 'keyCompromise', new Date(Date.now() - 600_000));
+    const crl = await pki.writeCrl();
+    const r = await startReplica(t, {
+      notaryUrl: api(notary),
+      dbPath: join(tempDir(t), 'replica.db'),
+      root: pki.rootPem,
+      crl: new Uint8Array(crl.rawData),
+    });
+    const e = await waitFor<ReplicaError>(r, 'refused');
+    t.same([e.check, e.height], ['certificate', 2]);
+    t.match(e.message, /revoked/);
+    t.equal(r.size, 1, 'nothing from the revoked block on');
+  },
+);
