@@ -52,7 +52,11 @@ export interface CheckpointJudgeOptions {
 
 export class CheckpointJudge {
   readonly #o: CheckpointJudgeOptions;
-  readonly #bySize = new Map<number, AcceptedCheckpoint[]>();
+  /**
+   * The latest accepted checkpoint per size: all accepted ones of a size name the same tree
+   * (the copy's), so one stands for them; memory grows with sizes, not with re-signings.
+   */
+  readonly #bySize = new Map<number, AcceptedCheckpoint>();
   #last: AcceptedCheckpoint | undefined;
 
   constructor(o: CheckpointJudgeOptions) {
@@ -72,20 +76,15 @@ export class CheckpointJudge {
   }
 
   #add(c: AcceptedCheckpoint): void {
-    const list = this.#bySize.get(c.size) ?? [];
-    list.push(c);
-    this.#bySize.set(c.size, list);
+    this.#bySize.set(c.size, c);
     if (!this.#last || c.size >= this.#last.size) this.#last = c;
   }
 
   async judge(bytes: Uint8Array, log: LocalLog): Promise<CheckpointVerdict> {
     const c = await this.#verify(bytes);
-    const same = this.#bySize.get(c.size) ?? [];
-    if (same.some((a) => equalBytes(a.bytes, bytes))) return { kind: 'known' };
-    const other = same.find(
-      (a) => !equalBytes(a.head, c.head) || !equalBytes(a.logRoot, c.logRoot),
-    );
-    if (other) {
+    const other = this.#bySize.get(c.size);
+    if (other && equalBytes(other.bytes, bytes)) return { kind: 'known' };
+    if (other && (!equalBytes(other.head, c.head) || !equalBytes(other.logRoot, c.logRoot))) {
       return this.#fork(
         'same-size',
         c,
@@ -138,8 +137,8 @@ export class CheckpointJudge {
 
   #smallestAbove(size: number): AcceptedCheckpoint | undefined {
     let best: AcceptedCheckpoint | undefined;
-    for (const [s, list] of this.#bySize) {
-      if (s > size && (!best || s < best.size)) best = list[0];
+    for (const [s, c] of this.#bySize) {
+      if (s > size && (!best || s < best.size)) best = c;
     }
     return best;
   }
