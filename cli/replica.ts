@@ -119,7 +119,10 @@ async function run(f: RunFlags): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  http?.close();
+  if (http) {
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  }
   await replica.stop();
   if (fork) {
     const where =

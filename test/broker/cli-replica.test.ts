@@ -12,6 +12,8 @@ import { env, MAIN, medchain } from './cli-helpers.js';
 import { BlockMaker, startNotary, tempDir } from './helpers.js';
 import { forgeCheckpoint } from './replica-helpers.js';
 
+// Seven CLI processes under the TypeScript loader: over the default 120 s on a busy machine.
+t.setTimeout(300_000);
 const pki = await createTestPki(t);
 const me = await pki.participant('notary', 'notary-1');
 const gw1 = await pki.participant('gateway', 'gw-1');
@@ -92,6 +94,13 @@ t.test('follow, stop, export and verify; resume; exit 3 on a live fork', async (
     await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
     /medchain_replica_entries 4/,
   );
+  t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  t.match(await (await fetch(`http://127.0.0.1:${port}/status`)).json(), {
+    state: 'following',
+    notaryId: 'notary-1',
+    size: 4,
+    refusal: null,
+  });
   run1.child.kill('SIGTERM');
   t.equal(await run1.exit, 0, 'SIGTERM: exit 0');
 

@@ -36,6 +36,8 @@ import {
 } from './replica-helpers.js';
 
 const N = 'notary-1';
+// Nine subtests, each with its own notary and token signers: near 120 s on a busy machine.
+t.setTimeout(300_000);
 const pki = await createTestPki(t);
 const me = await pki.participant('notary', N);
 const gw1 = await pki.participant('gateway', 'gw-1');
