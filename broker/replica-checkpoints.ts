@@ -104,8 +104,8 @@ export class CheckpointJudge {
           'not-prefix',
           c,
           { kind: 'checkpoint', bytes: larger.bytes },
-          log.consistencyProof(c.size, larger.size),
-          `the tree of size ${larger.size} has root ${Buffer.from(log.rootAt(c.size)).toString('hex')} at size ${c.size}`,
+          [log.rootAt(c.size), ...log.consistencyProof(c.size, larger.size)],
+          `the tree of size ${larger.size} has another root at size ${c.size}`,
         );
       }
       const receipt = c.size > 0 ? await log.receipt(c.size) : undefined;

@@ -14,9 +14,10 @@ export const FORK_MAGIC = 'medchain-fork';
 
 /**
  * same-size     two checkpoints of one size name different heads or roots;
- * not-prefix    a checkpoint is not a prefix of a larger accepted one (proof: the
- *               replica's consistency proof from the size in dispute to the larger one,
- *               whose old root differs from the disputed checkpoint's);
+ * not-prefix    a checkpoint is not a prefix of a larger accepted one; proof = [the
+ *               larger tree's root at the disputed size, then the RFC 9162 consistency
+ *               proof from that size to the larger one] (the first differs from the
+ *               disputed checkpoint's root);
  * receipt       a checkpoint disagrees with the receipt of the entry at its size;
  * inconsistent  the notary's own consistency proof from the last accepted checkpoint to
  *               a larger one does not verify (kept as served).

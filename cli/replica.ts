@@ -3,12 +3,14 @@
  *     follow a notary into a verified copy until SIGINT/SIGTERM (exit 0) or a fork (exit 3)
  * medchain replica export --db FILE --out X.cbor     the copy in the notary export format
  * medchain replica forks --db FILE                   fork evidence held (exit 3 if any)
+ * medchain replica verify-fork FILE --root ca.pem    check an evidence file offline (exit 0 if proven)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { writeExport } from '../broker/export.js';
 import { Replica, type ReplicaFork } from '../broker/replica.js';
 import { ReplicaCode, ReplicaError } from '../broker/replica-errors.js';
+import { verifyForkFile } from '../broker/replica-fork-verify.js';
 import { startReplicaHttp } from '../broker/replica-http.js';
 import { ReplicaMetrics } from '../broker/replica-metrics.js';
 import { ReplicaStore } from '../broker/replica-store.js';
@@ -41,13 +43,15 @@ function print(line: string): void {
 
 const usage = (m: string) => new ReplicaError(ReplicaCode.Config, m);
 
-function read(path: string, what: string): string {
+function readBytes(path: string, what: string): Buffer {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileSync(path);
   } catch (err) {
     throw usage(`${what} ${path}: ${(err as Error).message}`);
   }
 }
+
+const read = (path: string, what: string): string => readBytes(path, what).toString('utf8');
 
 /** Opens an existing replica database (export and forks never create one). */
 function openExisting(db: string): Promise<ReplicaStore> {
@@ -193,6 +197,31 @@ export function replicaCommand(): Command {
       } finally {
         await store.close();
       }
+    });
+  cmd
+    .command('verify-fork <file>')
+    .description(
+      "check a fork evidence file offline with Trent's root (exit 0 if it proves a fork)",
+    )
+    .requiredOption('--root <file>', "Trent's root certificate (PEM)")
+    .action(async (file: string, flags: { root: string }) => {
+      const bytes = new Uint8Array(readBytes(file, 'evidence file'));
+      const v = await verifyForkFile(bytes, read(flags.root, 'root certificate'));
+      print(
+        JSON.stringify(
+          v.ok
+            ? {
+                ok: true,
+                proven: v.proven,
+                notaryId: v.fork.notaryId,
+                reason: v.fork.reason,
+                size: v.fork.size,
+                detail: v.detail,
+              }
+            : v,
+        ),
+      );
+      if (!v.ok || !v.proven) process.exitCode = 1;
     });
   return cmd;
 }

@@ -12,7 +12,7 @@ import { env, MAIN, medchain } from './cli-helpers.js';
 import { BlockMaker, startNotary, tempDir } from './helpers.js';
 import { forgeCheckpoint } from './replica-helpers.js';
 
-// Seven CLI processes under the TypeScript loader: over the default 120 s on a busy machine.
+// Eight CLI processes under the TypeScript loader: over the default 120 s on a busy machine.
 t.setTimeout(300_000);
 const pki = await createTestPki(t);
 const me = await pki.participant('notary', 'notary-1');
@@ -120,6 +120,15 @@ t.test('follow, stop, export and verify; resume; exit 3 on a live fork', async (
   const forks = medchain(['replica', 'forks', '--db', db]);
   t.equal(forks.status, 3);
   t.match(forks.stdout, /"reason":"same-size","size":4/);
+  const check = medchain([
+    'replica',
+    'verify-fork',
+    join(dir, 'fork-notary-1-1.cbor'),
+    '--root',
+    pki.rootPath,
+  ]);
+  t.equal(check.status, 0, check.stderr);
+  t.match(check.stdout, /"ok":true,"proven":true,"notaryId":"notary-1","reason":"same-size"/);
   const again = medchain(['replica', ...args.slice(0, 4)]);
   t.equal(again.status, 3, 'a forked copy does not follow again');
 });

@@ -4,7 +4,7 @@
  * verifies, forks reported with both signed checkpoints, tampering refused at its height,
  * resume from the database, a notary that is down retried with backoff.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { writeExport } from '../../broker/export.js';
@@ -16,6 +16,7 @@ import type { Replica, ReplicaFork } from '../../broker/replica.js';
 import type { AcceptedCheckpoint } from '../../broker/replica-checkpoints.js';
 import { ReplicaCode, type ReplicaError } from '../../broker/replica-errors.js';
 import { decodeForkFile } from '../../broker/replica-evidence.js';
+import { verifyForkFile } from '../../broker/replica-fork-verify.js';
 import { ReplicaStore } from '../../broker/replica-store.js';
 import { equalBytes } from '../../core/bytes.js';
 import { decodeSign1 } from '../../core/cose-decode.js';
@@ -208,6 +209,15 @@ t.test('a forked checkpoint on the MQTT topic is reported with both checkpoints'
   t.equal(file.notaryId, N);
   t.ok(equalBytes(file.first.bytes, a) && equalBytes(file.second, forged), 'written to a file');
   t.ok(equalBytes(file.certificates[0]!, me.signing.der), 'with the notary certificate');
+  const raw = new Uint8Array(readFileSync(fork.file));
+  const proof = await verifyForkFile(raw, pki.rootPem);
+  t.ok(proof.ok && proof.proven, `anyone can check it with the root: ${JSON.stringify(proof)}`);
+  const altered = raw.slice();
+  // The last byte of the forked checkpoint's signature.
+  altered[Buffer.from(raw).indexOf(Buffer.from(forged)) + forged.length - 1]! ^= 0x01;
+  const broken = await verifyForkFile(altered, pki.rootPem);
+  t.match(broken, { ok: false, detail: /second: signature/ }, 'an altered evidence file fails');
+  t.notOk((await verifyForkFile(raw, reader.tls.pem)).ok, 'under another root it fails');
   const m = await r.metrics.registry.metrics();
   t.match(m, /medchain_replica_forks_total 1/);
   t.match(m, /medchain_replica_forked 1/);
@@ -255,9 +265,15 @@ t.test('a second face of the notary showing another head is a fork (not a prefix
   t.ok(equalBytes(fork.second, shown));
   // The proof is checkable by anyone: B's tree has another root at size 8.
   const root8 = notary.store.rootAt(8);
-  t.ok(verifyConsistency(8, 10, root8, notary.store.rootAt(10), fork.proof).ok, 'proof verifies');
+  t.ok(equalBytes(fork.proof[0]!, root8), 'the larger tree at size 8');
+  t.ok(
+    verifyConsistency(8, 10, root8, notary.store.rootAt(10), fork.proof.slice(1)).ok,
+    'proof verifies',
+  );
   t.notOk(equalBytes(root8, new Uint8Array(32).fill(4)), 'and names another root than the fork');
   t.equal(sizeOf(fork.second), 8);
+  const v = await verifyForkFile(new Uint8Array(readFileSync(fork.file)), pki.rootPem);
+  t.ok(v.ok && v.proven, JSON.stringify(v));
 });
 
 t.test('a later checkpoint the notary cannot prove consistent is a fork', async (t) => {
@@ -283,7 +299,8 @@ t.test('a later checkpoint the notary cannot prove consistent is a fork', async 
   t.ok(equalBytes(fork.first.bytes, a), 'against the last accepted checkpoint');
   t.match(fork.detail, /root2-mismatch/);
   t.equal(r.size, 6, 'judged before the entries were fetched');
-  t.ok(existsSync(fork.file));
+  const v = await verifyForkFile(new Uint8Array(readFileSync(fork.file)), pki.rootPem);
+  t.ok(v.ok && !v.proven, 'signed by the notary, yet not a proof by itself');
 });
 
 t.test(
@@ -456,3 +473,26 @@ t.test(
     t.equal(r.size, 1, 'nothing from the revoked block on');
   },
 );
+
+t.test('a checkpoint that disagrees with the receipt at its size is a fork', async (t) => {
+  const notary = await startNotary(t, pki, me, [gw1, gw2], {
+    checkpoint: { everyEntries: 1000, everyMs: 600_000 },
+  });
+  await register(notary, makers(), 10);
+  const r = await startReplica(t, {
+    notaryUrl: api(notary),
+    dbPath: join(tempDir(t), 'replica.db'),
+    root: pki.rootPem,
+    pollMs: 600_000,
+  });
+  await until(r, 10);
+  const forged = await forgeCheckpoint(notarySigner, N, 8, 11);
+  const forked = waitFor<ReplicaFork>(r, 'fork');
+  await r.offerCheckpoint(forged);
+  const fork = await forked;
+  t.equal(fork.reason, 'receipt');
+  t.equal(fork.first.kind, 'receipt');
+  t.ok(equalBytes(fork.first.bytes, (await notary.store.receipt(8))!), 'the receipt of entry 8');
+  const v = await verifyForkFile(new Uint8Array(readFileSync(fork.file)), pki.rootPem);
+  t.ok(v.ok && v.proven, JSON.stringify(v));
+});
