@@ -15,7 +15,7 @@ import type { Notary } from '../../broker/notary.js';
 import type { Replica, ReplicaFork } from '../../broker/replica.js';
 import type { AcceptedCheckpoint } from '../../broker/replica-checkpoints.js';
 import { ReplicaCode, type ReplicaError } from '../../broker/replica-errors.js';
-import { decodeForkFile } from '../../broker/replica-evidence.js';
+import { decodeForkFile, encodeForkFile, type ForkFile } from '../../broker/replica-evidence.js';
 import { verifyForkFile } from '../../broker/replica-fork-verify.js';
 import { ReplicaStore } from '../../broker/replica-store.js';
 import { equalBytes } from '../../core/bytes.js';
@@ -495,4 +495,52 @@ t.test('a checkpoint that disagrees with the receipt at its size is a fork', asy
   t.ok(equalBytes(fork.first.bytes, (await notary.store.receipt(8))!), 'the receipt of entry 8');
   const v = await verifyForkFile(new Uint8Array(readFileSync(fork.file)), pki.rootPem);
   t.ok(v.ok && v.proven, JSON.stringify(v));
+});
+
+t.test('evidence files that prove nothing are refused by verifyForkFile', async (t) => {
+  const a = await forgeCheckpoint(notarySigner, N, 5, 1);
+  const b = await forgeCheckpoint(notarySigner, N, 5, 2);
+  const base: ForkFile = {
+    notaryId: N,
+    reason: 'same-size',
+    size: 5,
+    first: { kind: 'checkpoint', bytes: a },
+    second: b,
+    proof: [],
+    certificates: [me.signing.der],
+    detectedAt: 1,
+    detail: '',
+  };
+  const check = (f: ForkFile) => verifyForkFile(encodeForkFile(f), pki.rootPem);
+  t.match(await check(base), { ok: true, proven: true });
+  t.match(await verifyForkFile(new Uint8Array([0x83, 1, 2, 3]), pki.rootPem), {
+    ok: false,
+    detail: /not a version 1 medchain-fork/,
+  });
+  t.match(await check({ ...base, first: { kind: 'checkpoint', bytes: b } }), {
+    ok: false,
+    detail: /the checkpoints agree/,
+  });
+  t.match(await check({ ...base, certificates: [] }), {
+    ok: false,
+    detail: /no valid notary certificate/,
+  });
+  t.match(await check({ ...base, certificates: [gw1.signing.der] }), {
+    ok: false,
+    detail: /no valid notary certificate/,
+  });
+  t.match(await check({ ...base, notaryId: 'notary-9' }), { ok: false });
+  t.match(await check({ ...base, size: 6 }), { ok: false, detail: /second names size 5/ });
+  t.match(await check({ ...base, reason: 'receipt' }), {
+    ok: false,
+    detail: /reason receipt with a checkpoint/,
+  });
+  t.match(await check({ ...base, first: { kind: 'receipt', bytes: a } }), {
+    ok: false,
+    detail: /only for reason receipt/,
+  });
+  t.match(await check({ ...base, reason: 'not-prefix' }), {
+    ok: false,
+    detail: /not-prefix: sizes or proof/,
+  });
 });
