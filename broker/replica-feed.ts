@@ -1,17 +1,20 @@
 /**
  * The live half of following: an MQTT 3.1.1 client on the notary's broker (TLS with a
  * client certificate from Trent; the server must be notary {notaryId}, ca/tls-peer.ts)
- * subscribed to the chain feed, the retained checkpoint and Trent's retained CRL. It
- * only hands messages on: the replica verifies everything and repairs any gap over HTTP
- * (QoS 1 to a clean session is no durable log: what is missed while disconnected, or
- * lost in a notary restart, is fetched by range).
+ * subscribed to the chain feed, the retained checkpoint and Trent's retained CRL; and the
+ * feed message format. It only hands messages on: the replica verifies everything and
+ * repairs any gap over HTTP (QoS 1 to a clean session is no durable log: what is missed
+ * while disconnected, or lost in a notary restart, is fetched by range).
  */
 import type { PeerCertificate } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { CRL_TOPIC } from '../ca/publish.js';
 import { tlsPeerIdentity } from '../ca/tls-peer.js';
+import { type DetValue, decodeDet } from '../core/det-cbor.js';
+import { decodeEntry } from '../core/entry.js';
 import { topics } from '../core/submit.js';
 import type { Logger } from '../ops/log.js';
+import type { FeedItem } from './replica-source.js';
 
 export interface FeedTls {
   readonly key: string;
@@ -73,4 +76,26 @@ export class ReplicaFeed {
   async stop(): Promise<void> {
     await this.client.endAsync(true);
   }
+}
+
+/** A chain feed message [1, entry, signedHeader, body, receipt] as a FeedItem, if readable. */
+export function decodeFeedItem(payload: Uint8Array): FeedItem | undefined {
+  let v: DetValue;
+  try {
+    v = decodeDet(payload, { maxDepth: 2 });
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(v) || v.length !== 5 || v[0] !== 1) return undefined;
+  const [, entry, signedHeader, body, receipt] = v;
+  if (
+    !(entry instanceof Uint8Array) ||
+    !(signedHeader instanceof Uint8Array) ||
+    !(body instanceof Uint8Array) ||
+    !(receipt instanceof Uint8Array)
+  )
+    return undefined;
+  const e = decodeEntry(entry);
+  if (!e.ok) return undefined;
+  return { height: e.value.height, entry, signedHeader, body, erased: undefined, receipt };
 }

@@ -22,18 +22,16 @@ import type { Role } from '../ca/identity.js';
 import { validateCertificate } from '../ca/validate.js';
 import { toHex } from '../core/bytes.js';
 import { decodeSign1 } from '../core/cose-decode.js';
-import { type DetValue, decodeDet } from '../core/det-cbor.js';
-import { decodeEntry } from '../core/entry.js';
 import { kidOfCertificate } from '../core/kid.js';
 import { leafHash } from '../core/merkle.js';
 import { MerkleBuilder } from '../core/merkle-builder.js';
-import { verifyReceipt } from '../core/receipt.js';
 import type { Logger } from '../ops/log.js';
 import { CheckpointJudge, type LocalLog } from './replica-checkpoints.js';
 import { ReplicaCode, ReplicaError, refused } from './replica-errors.js';
 import { encodeForkFile, type ForkEvidence } from './replica-evidence.js';
-import { type FeedTls, ReplicaFeed } from './replica-feed.js';
+import { decodeFeedItem, type FeedTls, ReplicaFeed } from './replica-feed.js';
 import { ReplicaMetrics } from './replica-metrics.js';
+import { completeCutShort } from './replica-repair.js';
 import { type FeedItem, NotarySource } from './replica-source.js';
 import { ReplicaStore, type StoredFork } from './replica-store.js';
 import { ChainVerifier } from './replica-verify.js';
@@ -364,7 +362,7 @@ export class Replica extends EventEmitter {
   async #syncOnce(): Promise<void> {
     if (this.#done()) return;
     const { verifier } = await this.#ready();
-    await this.#complete(verifier);
+    await completeCutShort(this.store, this.source, verifier);
     for (;;) {
       const from = this.size + 1;
       const { size, items } = await this.source.feed(from, from + RANGE - 1);
@@ -385,28 +383,6 @@ export class Replica extends EventEmitter {
       if (this.#done()) return;
       this.#pending.delete(k);
       await this.#onCheckpoint(c, 'pending');
-    }
-  }
-
-  /** Heights a crash left without receipt or erasure record: fetched again and verified. */
-  async #complete(verifier: ChainVerifier): Promise<void> {
-    const { chain } = this.store;
-    for (const h of await this.store.incomplete()) {
-      const stored = await chain.entry(h);
-      const item = (await this.source.feed(h, h)).items[0];
-      if (!stored || !item?.receipt) throw refused('receipt', h, 'the notary serves no receipt');
-      const e = decodeEntry(stored.entryBytes);
-      const at = e.ok ? e.value.registeredAt : 0;
-      const key = await verifier.notaryKey(item.receipt, at, h, 'receipt');
-      const r = verifyReceipt(item.receipt, key.key, key.kid);
-      if (
-        !r.ok ||
-        toHex(r.value.entryBytes) !== toHex(stored.entryBytes) ||
-        toHex(r.value.logRoot) !== toHex(chain.rootAt(h))
-      )
-        throw refused('receipt', h, 'the receipt does not sign the stored entry and log root');
-      await chain.putReceipts([{ height: h, receipt: item.receipt }], Date.now());
-      if (item.erased) await chain.eraseBody(h, item.erased.reason, item.erased.at);
     }
   }
 
@@ -518,26 +494,4 @@ export class Replica extends EventEmitter {
     await this.#tail;
     await this.store.close();
   }
-}
-
-/** A chain feed message [1, entry, signedHeader, body, receipt] as a FeedItem, if readable. */
-export function decodeFeedItem(payload: Uint8Array): FeedItem | undefined {
-  let v: DetValue;
-  try {
-    v = decodeDet(payload, { maxDepth: 2 });
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(v) || v.length !== 5 || v[0] !== 1) return undefined;
-  const [, entry, signedHeader, body, receipt] = v;
-  if (
-    !(entry instanceof Uint8Array) ||
-    !(signedHeader instanceof Uint8Array) ||
-    !(body instanceof Uint8Array) ||
-    !(receipt instanceof Uint8Array)
-  )
-    return undefined;
-  const e = decodeEntry(entry);
-  if (!e.ok) return undefined;
-  return { height: e.value.height, entry, signedHeader, body, erased: undefined, receipt };
 }
