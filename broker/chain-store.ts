@@ -13,6 +13,7 @@
  */
 import { equalBytes } from '../core/bytes.js';
 import { EMPTY_ROOT, leafHash } from '../core/merkle.js';
+import type { MerkleBuilder } from '../core/merkle-builder.js';
 import { verifyConsistency, verifyInclusion } from '../core/merkle-verify.js';
 import type { SqliteDb, SqliteOptions } from '../ops/sqlite.js';
 import * as anchors from './chain-anchors.js';
@@ -106,6 +107,11 @@ export class ChainStore {
   /** Size, head and root of the committed chain, read together. */
   snapshot(): { size: number; head: Uint8Array; root: Uint8Array } {
     return { size: this.size, head: this.#head, root: this.root() };
+  }
+
+  /** The log's frontier at the committed size, a copy a follower can extend (replica). */
+  logBuilder(): MerkleBuilder {
+    return this.#log.draft();
   }
 
   /** MTH(H(1..size)) for any size up to the current one. */

@@ -11,16 +11,21 @@
  *   GET /block/{height}                     { height, gateway, seq, signedHeader, body, erased|null }
  *   GET /anchor?height=                     { height, upstreamSeq, size, block, receipt, proof[] }
  *                                           (the first upstream-receipted anchor covering height)
+ *   GET /feed?from=&to=                     { size, items: [{ height, entry, signedHeader, body,
+ *                                             erased: {at, reason}|null, receipt|null }] }
+ *                                           (≤ 1000 items, ≤ 8 MiB of bodies but at least one item:
+ *                                           the chain feed by range, for replicas catching up)
+ *   GET /certificate/{kid hex}              { kid, der }  (a signing certificate the chain names)
  *   GET /metrics /healthz /readyz
  * Errors: 400 (bad parameter), 404 (unknown height or hash), JSON { error }.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { fromHex } from '../core/bytes.js';
+import { fromHex, toHex } from '../core/bytes.js';
 import type { Logger } from '../ops/log.js';
 import { anchorCovering } from './anchor-lookup.js';
 import type { ChainStore } from './chain-store.js';
-import { BrokerError } from './errors.js';
+import { BrokerCode, BrokerError } from './errors.js';
 import type { NotaryMetrics } from './metrics.js';
 
 export interface HttpApiOptions {
@@ -34,6 +39,8 @@ export interface HttpApiOptions {
 }
 
 const MAX_RANGE = 1000;
+/** Body bytes per /feed answer: blocks may be up to 16 MiB each, answers stay bounded. */
+const MAX_FEED_BYTES = 8 << 20;
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 
 class HttpError extends Error {
@@ -71,6 +78,8 @@ export class HttpApi {
       [/^\/proof\/consistency$/, async (q) => this.#consistency(q)],
       [/^\/block\/\d+$/, (_q, p) => this.#block(Number(p.slice(7)))],
       [/^\/anchor$/, (q) => this.#anchor(q)],
+      [/^\/feed$/, (q) => this.#feed(q)],
+      [/^\/certificate\/[0-9a-f]{64}$/, (_q, p) => this.#certificate(p.slice(13))],
     ];
     this.server = createServer((req, res) => void this.#handle(req, res));
   }
@@ -212,6 +221,42 @@ export class HttpApi {
     const a = await anchorCovering(this.#o.store, height);
     if (!a) throw new HttpError(404, `height ${height} is not covered by an anchor receipt yet`);
     return { ...a, block: b64(a.block), receipt: b64(a.receipt), proof: a.proof.map(b64) };
+  }
+
+  async #feed(q: URLSearchParams) {
+    const { store } = this.#o;
+    const size = store.size;
+    const from = intParam(q, 'from', 1);
+    const asked = intParam(q, 'to', from + MAX_RANGE - 1);
+    if (from < 1 || asked < from - 1) throw new HttpError(400, 'need 1 <= from <= to + 1');
+    if (asked - from + 1 > MAX_RANGE)
+      throw new HttpError(400, `at most ${MAX_RANGE} items per call`);
+    // Beyond the chain: an empty answer that still says the size (a replica ahead of it sees so).
+    const to = Math.min(asked, size);
+    const items = [];
+    let bytes = 0;
+    for (const e of await store.entries(from, to)) {
+      const b = await store.block(e.height);
+      if (!b) throw new BrokerError(BrokerCode.Corrupt, `no block at height ${e.height}`);
+      if (items.length > 0 && bytes + b.body.length > MAX_FEED_BYTES) break;
+      bytes += b.body.length;
+      const r = await store.receipt(e.height);
+      items.push({
+        height: e.height,
+        entry: b64(e.entryBytes),
+        signedHeader: b64(b.signedHeader),
+        body: b64(b.body),
+        erased: b.erased ?? null,
+        receipt: r ? b64(r) : null,
+      });
+    }
+    return { size, items };
+  }
+
+  async #certificate(kidHex: string) {
+    const c = (await this.#o.store.certificates()).find((x) => toHex(x.kid) === kidHex);
+    if (!c) throw new HttpError(404, `no certificate with kid ${kidHex}`);
+    return { kid: b64(c.kid), der: b64(c.der) };
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
 import { notaryCommand } from './notary.js';
 import { proveCommand } from './prove.js';
+import { replicaCommand } from './replica.js';
 import { simulateCommand } from './simulate.js';
 import { verifyCommand } from './verify.js';
 import { verifyProofCommand } from './verify-proof.js';
@@ -18,6 +19,8 @@ const log = createLogger({ name: 'medchain' });
 const program = new Command('medchain')
   .description('Tamper-evident, private medical device telemetry: gateway, notary, CA and tools')
   .showHelpAfterError()
+  // Lets a command take an option its subcommands also take (replica --db, replica export --db).
+  .enablePositionalOptions()
   .exitOverride();
 
 program.addCommand(demoCommand());
@@ -30,6 +33,7 @@ program.addCommand(notaryCommand());
 program.addCommand(simulateCommand());
 program.addCommand(proveCommand());
 program.addCommand(exportCommand());
+program.addCommand(replicaCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@ import t from 'tap';
 import { decodeEntry, entryHash } from '../../core/entry.js';
 import { leafHash } from '../../core/merkle.js';
 import { verifyConsistency, verifyInclusion } from '../../core/merkle-verify.js';
-import { verifyCheckpoint } from '../../core/receipt.js';
+import { verifyCheckpoint, verifyReceipt } from '../../core/receipt.js';
 import { SqliteDb } from '../../ops/sqlite.js';
 import { createTestPki } from '../helpers/pki.js';
 import { BlockMaker, startNotary } from './helpers.js';
@@ -99,6 +99,46 @@ t.test('blocks, errors, metrics, health', async (t) => {
   t.equal((await get('/readyz')).status, 200);
   const post = await fetch(`${base}/checkpoint`, { method: 'POST' });
   t.equal(post.status, 405);
+});
+
+t.test('feed by range and certificates by kid, for replicas', async (t) => {
+  interface Feed {
+    size: number;
+    items: {
+      height: number;
+      entry: string;
+      signedHeader: string;
+      body: string;
+      erased: unknown;
+      receipt: string | null;
+    }[];
+  }
+  const f = (await get('/feed?from=2&to=4')).json as unknown as Feed;
+  t.equal(f.size, 11);
+  t.same(
+    f.items.map((i) => i.height),
+    [2, 3, 4],
+  );
+  const third = f.items[1]!;
+  t.same(b(third.signedHeader), m.sealed[2]!.block.signedHeader);
+  t.same(b(third.body), m.sealed[2]!.block.body);
+  t.equal(third.erased, null);
+  t.ok(third.receipt && verifyReceipt(b(third.receipt), notaryKey, me.signing.kid).ok);
+  const e = await get('/entries?from=3&to=3');
+  t.equal(third.entry, e.json.entries[0]!.entry, 'the same entry bytes as /entries');
+  const beyond = (await get('/feed?from=20')).json as unknown as Feed;
+  t.same(beyond, { size: 11, items: [] }, 'beyond the chain: empty, with the size');
+  t.equal(((await get('/feed?from=11')).json as unknown as Feed).items.length, 1);
+  t.equal((await get('/feed?from=0')).status, 400);
+  t.equal((await get('/feed?from=5&to=3')).status, 400);
+  t.equal((await get('/feed?from=1&to=1001')).status, 400);
+  t.equal((await get('/feed?from=x')).status, 400);
+
+  const kid = Buffer.from(gw1.signing.kid).toString('hex');
+  const c = (await get(`/certificate/${kid}`)).json as unknown as { der: string };
+  t.same(b(c.der), gw1.signing.der);
+  t.equal((await get(`/certificate/${'0'.repeat(64)}`)).status, 404);
+  t.equal((await get('/certificate/abc')).status, 404);
 });
 
 // Last: it edits the notary's database.
