@@ -3,17 +3,20 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { anchorCovering } from '../broker/anchor-lookup.js';
 import { ChainStore } from '../broker/chain-store.js';
 import { writeExport } from '../broker/export.js';
 import { verifyExport } from '../broker/export-verify.js';
 import { proofResolver } from '../ca/proof-resolver.js';
 import { MedchainError } from '../core/errors.js';
 import { verifyReadingProof } from '../core/reading-proof.js';
-import { buildReadingProof } from '../gateway/prove.js';
+import { proofAnchor } from '../gateway/anchor-client.js';
+import { type AnchorSource, buildReadingProof } from '../gateway/prove.js';
 import { DeviceRegistry, newSecret } from '../gateway/registry.js';
 import { Spool } from '../gateway/spool.js';
 import { type FleetHandle, planDevices, startFleet } from '../simulators/fleet.js';
 import type { FleetStats } from '../simulators/stats.js';
+import { readAsReader } from './demo-fhir.js';
 import {
   freePort,
   gatewayConfig,
@@ -195,10 +198,26 @@ async function runDemo(o: DemoFlags): Promise<void> {
       );
     }
     const stored = await Promise.all(gateways.map((g) => gatewayTotals(dir, g)));
-    const proof = await proveOne(dir, pki, gateways[0] as NodeSpec, notaryOf(0));
+    say('  reading every institution chain as reader-1 (FHIR R4 Observations, NDJSON) ...');
+    const fhir = [];
+    for (const n of notaries) {
+      const r = await readAsReader(dir, n.p.id, exported.get(n)!.file, 'reader-1', pki.rootPath);
+      fhir.push(r);
+      say(
+        `    ${n.p.id.padEnd(10)} ${r.ok ? `${r.observations} Observations -> ${r.file}` : `FAILED ${r.detail}`}`,
+      );
+    }
+    const observations = fhir.reduce((s, r) => s + r.observations, 0);
+    const storedReadings = stored.reduce((s, x) => s + x.readings, 0);
+    // Every reading in a receipted block is readable, and the reader finds nothing that was not stored.
+    const fhirOk =
+      fhir.every((r) => r.ok) &&
+      observations >= stored.reduce((s, x) => s + x.receiptedReadings, 0) &&
+      observations <= storedReadings;
+    const proof = await proveOne(dir, pki, gateways[0] as NodeSpec, notaryOf(0), regional);
     say(
       proof.ok
-        ? `  proved ${proof.device}#${proof.seq} end to end (reading, salt, path, signed header, receipt): OK`
+        ? `  proved ${proof.device}#${proof.seq} end to end (reading, salt, path, signed header, receipt, regional anchor): OK`
         : `  proof FAILED: ${JSON.stringify(proof)}`,
     );
     const total = sumFleet(fleetStats);
@@ -209,6 +228,7 @@ async function runDemo(o: DemoFlags): Promise<void> {
         chains.every((c) => c.verified) &&
         total.acked > 0 &&
         proof.ok &&
+        fhirOk &&
         stored.reduce((s, x) => s + x.readings, 0) +
           sum(gwMetrics, 'medchain_gateway_readings_rejected_total') +
           sum(gwMetrics, 'medchain_gateway_readings_duplicate_total') >=
@@ -229,11 +249,12 @@ async function runDemo(o: DemoFlags): Promise<void> {
       chains,
       anchors: chains.find((c) => c.notary === 'regional')?.entries ?? 0,
       proof,
+      fhir: { ok: fhirOk, observations, files: fhir.map((r) => r.file) },
     };
     if (o.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {
       say(
-        `  readings: ${summary.readings.acked} acknowledged, ${summary.readings.stored} stored, ${summary.readings.rejected} rejected ${JSON.stringify(summary.readings.rejectedByReason)}; blocks ${summary.blocks}, receipts ${summary.receipts}, regional anchors ${summary.anchors}`,
+        `  readings: ${summary.readings.acked} acknowledged, ${summary.readings.stored} stored, ${summary.readings.rejected} rejected ${JSON.stringify(summary.readings.rejectedByReason)}; blocks ${summary.blocks}, receipts ${summary.receipts}, regional anchors ${summary.anchors}, FHIR Observations ${observations}`,
       );
       say(summary.ok ? 'demo OK' : 'demo FAILED');
       if (o.keep) say(`  kept in ${dir} (logs/, exports/, certs/, pins/, *.db, *.json)`);
@@ -258,26 +279,56 @@ async function gatewayTotals(dir: string, g: NodeSpec) {
     const b = await spool.db.get<{ n: number; r: number }>(
       'SELECT count(*) AS n, count(receipt) AS r FROM blocks',
     );
-    return { readings: r?.n ?? 0, blocks: b?.n ?? 0, receipts: b?.r ?? 0 };
+    const rr = await spool.db.get<{ n: number }>(
+      `SELECT count(*) AS n FROM readings r JOIN blocks b ON b.seq = r.block_seq
+       WHERE b.receipt IS NOT NULL`,
+    );
+    return {
+      readings: r?.n ?? 0,
+      receiptedReadings: rr?.n ?? 0,
+      blocks: b?.n ?? 0,
+      receipts: b?.r ?? 0,
+    };
   } finally {
     await spool.close();
   }
 }
 
-/** Proves the latest receipted reading of a gateway and verifies the proof with Trent's root. */
-async function proveOne(dir: string, pki: DemoPki, g: NodeSpec, n: NodeSpec) {
+/**
+ * Proves the gateway's first receipted reading (its block is the oldest, so an anchor
+ * in the regional chain covers it) with that anchor, and verifies the proof with
+ * Trent's root alone. The anchor comes from the stopped notary's database, as its
+ * GET /anchor would serve it.
+ */
+async function proveOne(dir: string, pki: DemoPki, g: NodeSpec, n: NodeSpec, regional: NodeSpec) {
   const spool = await Spool.open(join(dir, `${g.p.id}.db`));
+  const chain = await ChainStore.open(join(dir, `${n.p.id}.db`));
   try {
     const row = await spool.db.get<{ device_id: string; seq: number }>(
       `SELECT r.device_id, r.seq FROM readings r JOIN blocks b ON b.seq = r.block_seq
-       WHERE b.receipt IS NOT NULL ORDER BY r.id DESC LIMIT 1`,
+       WHERE b.receipt IS NOT NULL ORDER BY r.id LIMIT 1`,
     );
     if (!row) return { ok: false as const, detail: 'no receipted reading' };
     const der = (path: string) => new Uint8Array(new X509Certificate(readFileSync(path)).raw);
-    const bytes = await buildReadingProof(spool, row.device_id, row.seq, {
-      gateway: der(g.p.signCert),
-      notary: der(n.p.signCert),
-    });
+    const anchorOf: AnchorSource = async (height) => {
+      const a = await anchorCovering(chain, height);
+      if (!a)
+        throw new MedchainError('DEMO_NO_ANCHOR', `no regional anchor covers height ${height}`);
+      return proofAnchor(height, a.block, a.proof, a.receipt, der(regional.p.signCert));
+    };
+    let bytes: Uint8Array;
+    try {
+      bytes = await buildReadingProof(
+        spool,
+        row.device_id,
+        row.seq,
+        { gateway: der(g.p.signCert), notary: der(n.p.signCert) },
+        anchorOf,
+      );
+    } catch (err) {
+      if (!(err instanceof MedchainError)) throw err;
+      return { ok: false as const, device: row.device_id, seq: row.seq, detail: err.message };
+    }
     const file = join(dir, 'exports', `${row.device_id}-${row.seq}.proof`);
     writeFileSync(file, bytes);
     const v = await verifyReadingProof(
@@ -296,6 +347,7 @@ async function proveOne(dir: string, pki: DemoPki, g: NodeSpec, n: NodeSpec) {
           file,
           height: v.height,
           notary: v.notaryId,
+          anchor: v.anchor ?? null,
         }
       : {
           ok: false as const,
@@ -305,6 +357,7 @@ async function proveOne(dir: string, pki: DemoPki, g: NodeSpec, n: NodeSpec) {
           detail: v.detail,
         };
   } finally {
+    await chain.close();
     await spool.close();
   }
 }

@@ -57,13 +57,39 @@ export async function fetchAnchor(
   }
   if (!isAnchorJson(body)) throw none('the notary answered something else than an anchor');
   const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
-  const block = decodeBlock(bytes(body.block));
-  if (!block.ok) throw none(`the anchor block does not decode: ${block.detail}`);
+  return proofAnchor(
+    height,
+    bytes(body.block),
+    body.proof.map(bytes),
+    bytes(body.receipt),
+    upstreamCert,
+  );
+}
+
+/**
+ * A reading proof's anchor from what the notary stores for it: the anchor block
+ * [1, signedHeader, body = signed checkpoint], the entry's inclusion path in that
+ * checkpoint's tree, and the upstream receipt.
+ */
+export function proofAnchor(
+  height: number,
+  anchorBlock: Uint8Array,
+  path: readonly Uint8Array[],
+  upstreamReceipt: Uint8Array,
+  upstreamCert: Uint8Array,
+): ProofAnchor {
+  const block = decodeBlock(anchorBlock);
+  if (!block.ok) {
+    throw new GatewayError(
+      GatewayCode.NoProof,
+      `no anchor for height ${height}: the anchor block does not decode: ${block.detail}`,
+    );
+  }
   return {
     checkpoint: block.value.body,
-    path: body.proof.map(bytes),
+    path,
     anchorHeader: block.value.signedHeader,
-    upstreamReceipt: bytes(body.receipt),
+    upstreamReceipt,
     upstreamCert,
   };
 }

@@ -16,7 +16,14 @@ interface Summary {
   receipts: number;
   chains: { notary: string; entries: number; verified: boolean; anchoredHeights?: number }[];
   anchors: number;
-  proof: { ok: boolean; device?: string; seq?: number; notary?: string };
+  proof: {
+    ok: boolean;
+    device?: string;
+    seq?: number;
+    notary?: string;
+    anchor?: { notaryId: string; height: number; size: number } | null;
+  };
+  fhir: { ok: boolean; observations: number; files: string[] };
 }
 
 t.test(
@@ -68,6 +75,12 @@ t.test(
         `${c.notary}: heights 1..${c.anchoredHeights} followed into the regional export`,
       );
     }
-    t.match(s.proof, { ok: true, notary: 'notary-1' });
+    t.match(s.proof, { ok: true, notary: 'notary-1', anchor: { notaryId: 'regional' } });
+    t.equal(s.fhir.ok, true);
+    t.equal(
+      s.fhir.observations,
+      s.readings.stored,
+      'the authorised reader decrypts every stored reading into one FHIR Observation',
+    );
   },
 );
