@@ -259,37 +259,6 @@ t.test('backpressure: no PUBACK above the limit, resumes below', async (t) => {
   t.equal(await h.count(), 3, 'the device resent it after reconnecting');
 });
 
-t.test('JSON from a real external publisher (mosquitto_pub) when installed', async (t) => {
-  const { spawnSync } = await import('node:child_process');
-  if (spawnSync('mosquitto_pub', ['--help']).error) {
-    t.comment('SKIP: mosquitto_pub is not installed here (apt: mosquitto-clients)');
-    return;
-  }
-  const h = await deviceBroker(t);
-  const r = spawnSync('mosquitto_pub', [
-    '-h',
-    '127.0.0.1',
-    '-p',
-    String(h.broker.port),
-    '-V',
-    'mqttv311',
-    '-q',
-    '1',
-    '-i',
-    'ox-1',
-    '-u',
-    'ox-1',
-    '-P',
-    h.secrets['ox-1']!,
-    '-t',
-    obs('ox-1'),
-    '-m',
-    new TextDecoder().decode(jsonReading('ox-1', 1)),
-  ]);
-  t.equal(r.status, 0, String(r.stderr));
-  t.equal(await h.count(), 1);
-});
-
 t.test('disk full: no PUBACK, nothing lost; acknowledged once space is back', async (t) => {
   const h = await deviceBroker(t);
   const c = await h.connect('ox-1', { reconnectPeriod: 50 });

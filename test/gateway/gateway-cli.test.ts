@@ -17,7 +17,7 @@ import { openBody } from '../../core/body.js';
 import { decodeReading } from '../../core/reading-decode.js';
 import { Spool } from '../../gateway/spool.js';
 import { USER_PIN } from '../helpers/softhsm.js';
-import { readingBytes, until, within } from './helpers.js';
+import { jsonReading, readingBytes, until, within } from './helpers.js';
 import { NotaryResponder } from './notary-responder.js';
 import { pki } from './pki.js';
 
@@ -431,6 +431,51 @@ t.test(
     t.match(after.stderr, /GATEWAY_ERASED: no proof for ox-2#2: erased .*patient request/);
   },
 );
+
+// The issue's "must show": a gateway started from the CLI with its config file takes JSON
+// from mosquitto_pub (mosquitto-clients), and the reading reaches a receipted block.
+t.test('mosquitto_pub publishes JSON to the CLI gateway; the reading is receipted', async (t) => {
+  if (spawnSync('mosquitto_pub', ['--help']).error) {
+    // CI installs mosquitto-clients (.ci/run): there a missing client is a failure, not a skip.
+    if (process.env.CI) return t.fail('mosquitto_pub is missing (apt: mosquitto-clients)');
+    t.comment('SKIP: mosquitto_pub is not installed here (apt: mosquitto-clients)');
+    return;
+  }
+  const r = await freshResponder(t);
+  const path = join(dir, 'mosquitto-pub.db');
+  medchain(['gateway', 'device', 'add', 'ox-1', '--db', path, '--secret-file', 'secret']);
+  const g = await startGateway(t, { db: path }, r);
+  const pub = (message: string) =>
+    spawnSync(
+      'mosquitto_pub',
+      [
+        ...['-h', '127.0.0.1', '-p', String(g.devicesPort), '-V', 'mqttv311', '-q', '1'],
+        ...['-i', 'ox-1', '-u', 'ox-1', '-P', 'a-secret-of-enough-length'],
+        ...['-t', 'med/v1/dev/ox-1/obs', '-m', message],
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+  // QoS 1: mosquitto_pub exits 0 only after the gateway's PUBACK, i.e. after the commit.
+  const ok = pub(new TextDecoder().decode(jsonReading('ox-1', 1)));
+  t.equal(ok.status, 0, ok.stderr);
+  t.equal(await countRows(path, 'SELECT count(*) AS n FROM readings'), 1, 'spooled before PUBACK');
+  const bad = pub('{"not":"a reading"}');
+  t.equal(bad.status, 0, 'MQTT 3.1.1 acknowledges a refused payload too; the gateway counts it');
+  await until('the bad payload is counted', async () => {
+    const m = await (await fetch(`http://127.0.0.1:${g.httpPort}/metrics`)).text();
+    return /medchain_gateway_readings_rejected_total\{reason="[a-z-]+"\} [1-9]/.test(m);
+  });
+  await until(
+    'the reading is in a receipted block',
+    async () =>
+      (await countRows(
+        path,
+        `SELECT count(*) AS n FROM readings r JOIN blocks b ON b.seq = r.block_seq
+         WHERE r.device_id = 'ox-1' AND r.seq = 1 AND b.receipt IS NOT NULL`,
+      )) === 1,
+  );
+  t.equal(await countRows(path, 'SELECT count(*) AS n FROM readings'), 1, 'only the valid one');
+});
 
 t.test(
   'devices over ws:// from the config; /readyz and /metrics report a notary outage',
