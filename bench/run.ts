@@ -1,14 +1,37 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchCore } from './core.js';
+import { benchE2e, FULL, QUICK } from './e2e.js';
+import { printE2e } from './e2e-report.js';
 import { benchHsm } from './hsm.js';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    devices: { type: 'string' },
+    rate: { type: 'string' },
+    'offline-seconds': { type: 'string' },
+    'e2e-only': { type: 'boolean', default: false },
+  },
 });
 const quick = values.quick === true;
+const num = (v: string | undefined, fallback: number, what: string) => {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new RangeError(`--${what}: a positive number`);
+  return n;
+};
+const base = quick ? QUICK : FULL;
+const settings = {
+  ...base,
+  devices: Math.round(num(values.devices, base.devices, 'devices')),
+  offeredPerSec: num(values.rate, base.offeredPerSec, 'rate'),
+  offlineMs: num(values['offline-seconds'], base.offlineMs / 1000, 'offline-seconds') * 1000,
+};
 
 function table(title: string, rows: object[]): void {
   process.stdout.write(`\n${title}\n`);
@@ -25,35 +48,58 @@ process.stdout.write(
   `medchain bench (${quick ? 'quick' : 'full'}) on ${machine.cpus}x ${machine.cpuModel}, node ${machine.node}\n`,
 );
 
-const hsm = await benchHsm({ quick });
-table('HSM: SoftHSM2 ECDSA P-256 signs', hsm);
-const child = hsm.find((r) => r.path === 'child process (serial)');
-const inProc = hsm.find((r) => r.path.startsWith('in-process async'));
-const ratios = {
-  childVsInProcessThroughput:
-    child && inProc ? Number((child.signsPerSec / inProc.signsPerSec).toFixed(2)) : null,
-  processBoundaryUs:
-    child?.serialMeanUs !== undefined && inProc?.serialMeanUs !== undefined
-      ? child.serialMeanUs - inProc.serialMeanUs
-      : null,
-};
-table('Ratios', [ratios]);
+const started = performance.now();
+const micro = values['e2e-only'] ? null : await benchMicro();
 
-const core = await benchCore({ quick });
-table('Core: 1000-reading block (software signer; HSM signs are above)', [core.block]);
-table('Verifier (block signature + body hash) against raw SHA-256 of the same bytes', [
-  core.verifier,
-]);
-table('Merkle root over 100k leaves (ms)', [core.merkle]);
-table('Proof sizes (bytes, CBOR)', [core.proofs]);
+async function benchMicro() {
+  const hsm = await benchHsm({ quick });
+  table('HSM: SoftHSM2 ECDSA P-256 signs', hsm);
+  const child = hsm.find((r) => r.path === 'child process (serial)');
+  const inProc = hsm.find((r) => r.path.startsWith('in-process async'));
+  const ratios = {
+    childVsInProcessThroughput:
+      child && inProc ? Number((child.signsPerSec / inProc.signsPerSec).toFixed(2)) : null,
+    processBoundaryUs:
+      child?.serialMeanUs !== undefined && inProc?.serialMeanUs !== undefined
+        ? child.serialMeanUs - inProc.serialMeanUs
+        : null,
+  };
+  table('Ratios', [ratios]);
+
+  const core = await benchCore({ quick });
+  table('Core: 1000-reading block (software signer; HSM signs are above)', [core.block]);
+  table('Verifier (block signature + body hash) against raw SHA-256 of the same bytes', [
+    core.verifier,
+  ]);
+  table('Merkle root over 100k leaves (ms)', [core.merkle]);
+  table('Proof sizes (bytes, CBOR)', [core.proofs]);
+  return { hsm, core, ratios };
+}
+
+process.stdout.write('\nEnd to end: one load generator, three targets\n');
+const e2e = await benchE2e({
+  settings,
+  profile: values.profile === true,
+  log: (line) =>
+    process.stdout.write(`${((performance.now() - started) / 1000).toFixed(1)} s ${line}\n`),
+});
+printE2e(e2e, micro?.core.verifier ?? null, table);
 
 const result = {
   when: new Date().toISOString(),
   mode: quick ? 'quick' : 'full',
   machine,
-  hsm,
-  core,
-  ratios: { ...ratios, verifierVsSha256: core.verifier.ratio },
+  loadAverage: loadavg().map((x) => Math.round(x * 10) / 10),
+  seconds: Math.round((performance.now() - started) / 1000),
+  hsm: micro?.hsm ?? null,
+  core: micro?.core ?? null,
+  e2e,
+  ratios: {
+    ...micro?.ratios,
+    verifierVsSha256: micro?.core.verifier.ratio ?? null,
+    fullVsAedes: e2e.ratios.fullVsAedes,
+    fullVsMosquitto: e2e.ratios.fullVsMosquitto,
+  },
 };
 const dir = join(process.cwd(), 'bench', 'results');
 mkdirSync(dir, { recursive: true });
