@@ -25,10 +25,10 @@ export interface E2eSettings {
 
 export const QUICK: E2eSettings = {
   devices: 100,
-  offeredPerSec: 8000,
-  warmupMs: 1500,
-  windowMs: 4000,
-  offlineMs: 4000,
+  offeredPerSec: 6000,
+  warmupMs: 1000,
+  windowMs: 3000,
+  offlineMs: 3000,
 };
 export const FULL: E2eSettings = {
   devices: 250,

@@ -135,7 +135,9 @@ export async function benchPipeline(o: PipelineOptions): Promise<PipelineBench> 
   try {
     o.log(`  full pipeline: peak phase, offered ${o.peak.offeredPerSec}/s ...`);
     const peak = await phase(nodes, o, PREFIX.peak, o.peak);
-    const halfRate = Math.max(1, Math.round(peak.sustainedPerSec / 2));
+    // A window too short to hold a receipt (sealing starved) leaves only the ack rate.
+    const peakRate = peak.sustainedPerSec > 0 ? peak.sustainedPerSec : peak.load.ackedPerSec;
+    const halfRate = Math.max(1, Math.round(peakRate / 2));
     o.log(`  full pipeline: half-load phase, offered ${halfRate}/s ...`);
     const span = o.warmupMs + o.windowMs;
     const half = await phase(nodes, o, PREFIX.half, readingsAt(o, PREFIX.half, halfRate, span));

@@ -14,6 +14,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     devices: { type: 'string' },
     rate: { type: 'string' },
+    window: { type: 'string' },
     'offline-seconds': { type: 'string' },
     'e2e-only': { type: 'boolean', default: false },
   },
@@ -30,6 +31,7 @@ const settings = {
   ...base,
   devices: Math.round(num(values.devices, base.devices, 'devices')),
   offeredPerSec: num(values.rate, base.offeredPerSec, 'rate'),
+  windowMs: num(values.window, base.windowMs / 1000, 'window') * 1000,
   offlineMs: num(values['offline-seconds'], base.offlineMs / 1000, 'offline-seconds') * 1000,
 };
 
