@@ -25,7 +25,7 @@ export interface E2eSettings {
 
 export const QUICK: E2eSettings = {
   devices: 100,
-  offeredPerSec: 6000,
+  offeredPerSec: 5000,
   warmupMs: 1000,
   windowMs: 3000,
   offlineMs: 3000,
