@@ -68,6 +68,7 @@ export function printE2e(e: E2eBench, verifier: { ratio: number } | null, table:
   table('Gateway spooling with the notary stopped', [
     {
       seconds: full.offline.seconds,
+      'RSS idle MB': full.idleRss.gatewayMB,
       offered: full.offline.load.offeredPerSec,
       acked: full.offline.load.ackedPerSec,
       'RSS first MB': full.offline.gatewayRss.firstMB,

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { PublishLog, perSecond, type ReceiptLatency, receiptLatency } from './latency.js';
 import { deviceIds, type LoadResult, makeReadings, type Readings, runLoad } from './load.js';
 import { BATCH, type PipelineNodes, startPipeline } from './pipeline-nodes.js';
-import { sampleRss } from './procs.js';
+import { rssMB, sampleRss } from './procs.js';
 import { readReceipts, receiptedBetween } from './receipts.js';
 
 export interface PipelinePhase {
@@ -29,6 +29,8 @@ export interface PipelinePhase {
 export interface PipelineBench {
   readonly batchIntervalMs: number;
   readonly pids: { readonly gateway: number; readonly notary: number };
+  /** RSS once both are ready, before any device connected. */
+  readonly idleRss: { readonly gatewayMB: number; readonly notaryMB: number };
   readonly peak: PipelinePhase;
   readonly half: PipelinePhase & { readonly p99TargetMs: number; readonly p99Met: boolean };
   readonly offline: {
@@ -132,6 +134,7 @@ export async function benchPipeline(o: PipelineOptions): Promise<PipelineBench> 
     deviceIds: ids,
     ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}),
   });
+  const idleRss = { gatewayMB: rssMB(nodes.gatewayPid()), notaryMB: rssMB(nodes.notaryPid()) };
   try {
     o.log(`  full pipeline: peak phase, offered ${o.peak.offeredPerSec}/s ...`);
     const peak = await phase(nodes, o, PREFIX.peak, o.peak);
@@ -164,6 +167,7 @@ export async function benchPipeline(o: PipelineOptions): Promise<PipelineBench> 
     return {
       batchIntervalMs: BATCH.maxDelayMs,
       pids: { gateway: nodes.gatewayPid(), notary: nodes.notaryPid() },
+      idleRss,
       peak,
       half: { ...half, p99TargetMs, p99Met: half.receipt.p99Ms <= p99TargetMs },
       offline: {
