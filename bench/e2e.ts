@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { E2eSettings } from './e2e-settings.js';
 import { benchForwarder, type ForwardBench } from './forward.js';
 import { ratio } from './latency.js';
 import { makeReadings, type Readings } from './load.js';
@@ -14,29 +15,6 @@ import { benchPipeline, type PipelineBench, PREFIX } from './pipeline.js';
 import { killAll } from './procs.js';
 import { type ProfileSummary, summariseProfile } from './profile.js';
 import { startAedes, startMosquitto, type Target } from './targets.js';
-
-export interface E2eSettings {
-  readonly devices: number;
-  readonly offeredPerSec: number;
-  readonly warmupMs: number;
-  readonly windowMs: number;
-  readonly offlineMs: number;
-}
-
-export const QUICK: E2eSettings = {
-  devices: 100,
-  offeredPerSec: 5000,
-  warmupMs: 1000,
-  windowMs: 3000,
-  offlineMs: 3000,
-};
-export const FULL: E2eSettings = {
-  devices: 250,
-  offeredPerSec: 12_000,
-  warmupMs: 3000,
-  windowMs: 20_000,
-  offlineMs: 120_000,
-};
 
 export interface E2eBench {
   readonly settings: E2eSettings;

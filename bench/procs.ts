@@ -22,10 +22,13 @@ export function killAll(): void {
 
 // A run that throws or is interrupted must not leave brokers behind.
 process.once('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+for (const [sig, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   process.once(sig, () => {
     killAll();
-    process.exit(130);
+    process.exit(code);
   });
 }
 

@@ -1,39 +1,25 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { isMedchainError } from '../core/errors.js';
 import { benchCore } from './core.js';
-import { benchE2e, FULL, QUICK } from './e2e.js';
+import { benchE2e } from './e2e.js';
 import { printE2e } from './e2e-report.js';
+import { parseBenchFlags } from './flags.js';
 import { benchHsm } from './hsm.js';
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    profile: { type: 'boolean', default: false },
-    devices: { type: 'string' },
-    rate: { type: 'string' },
-    window: { type: 'string' },
-    'offline-seconds': { type: 'string' },
-    'e2e-only': { type: 'boolean', default: false },
-  },
-});
-const quick = values.quick === true;
-const num = (v: string | undefined, fallback: number, what: string) => {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new RangeError(`--${what}: a positive number`);
-  return n;
-};
-const base = quick ? QUICK : FULL;
-const settings = {
-  ...base,
-  devices: Math.round(num(values.devices, base.devices, 'devices')),
-  offeredPerSec: num(values.rate, base.offeredPerSec, 'rate'),
-  windowMs: num(values.window, base.windowMs / 1000, 'window') * 1000,
-  offlineMs: num(values['offline-seconds'], base.offlineMs / 1000, 'offline-seconds') * 1000,
-};
+const flags = usage(() => parseBenchFlags(process.argv.slice(2)));
+
+function usage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (!isMedchainError(err)) throw err;
+    process.stderr.write(`medchain bench: ${err.code}: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+const { quick, settings } = flags;
 
 function table(title: string, rows: object[]): void {
   process.stdout.write(`\n${title}\n`);
@@ -51,7 +37,7 @@ process.stdout.write(
 );
 
 const started = performance.now();
-const micro = values['e2e-only'] ? null : await benchMicro();
+const micro = flags.e2eOnly ? null : await benchMicro();
 
 async function benchMicro() {
   const hsm = await benchHsm({ quick });
@@ -81,7 +67,7 @@ async function benchMicro() {
 process.stdout.write('\nEnd to end: one load generator, three targets\n');
 const e2e = await benchE2e({
   settings,
-  profile: values.profile === true,
+  profile: flags.profile,
   log: (line) =>
     process.stdout.write(`${((performance.now() - started) / 1000).toFixed(1)} s ${line}\n`),
 });
@@ -105,6 +91,6 @@ const result = {
 };
 const dir = join(process.cwd(), 'bench', 'results');
 mkdirSync(dir, { recursive: true });
-const file = values.out ?? join(dir, `bench-${result.when.replace(/[:.]/g, '-')}.json`);
+const file = flags.out ?? join(dir, `bench-${result.when.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 process.stdout.write(`\nresults written to ${file}\n`);
