@@ -60,7 +60,7 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
  * against raw SHA-256 on the same bytes; Merkle roots over 100k leaves; proof sizes.
  */
 export async function benchCore(opts: { quick: boolean }): Promise<CoreBench> {
-  const rounds = opts.quick ? 5 : 20;
+  const rounds = opts.quick ? 3 : 20;
   const n = 1000;
   const signer = softwareSigner(p256.utils.randomSecretKey(), new Uint8Array(32));
   const reader = { kid: 'reader-1', ...softwareRecipient(p256.utils.randomSecretKey()) };
@@ -81,7 +81,7 @@ export async function benchCore(opts: { quick: boolean }): Promise<CoreBench> {
   await seal();
   const [blocks, sealSecs] = await timed(() => Promise.all(Array.from({ length: rounds }, seal)));
   const first = blocks[0]!;
-  const verifyPasses = opts.quick ? 40 : 200;
+  const verifyPasses = opts.quick ? 20 : 200;
   const verifyAll = () => {
     for (let p = 0; p < verifyPasses; p++) {
       for (const b of blocks)

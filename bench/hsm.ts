@@ -67,7 +67,7 @@ async function serialMeanUs(n: number, sign: (d: Buffer) => Promise<unknown>): P
  * plus the one-at-a-time latency of the last two, i.e. what the process boundary costs.
  */
 export async function benchHsm(opts: { quick: boolean }): Promise<HsmBenchRow[]> {
-  const n = opts.quick ? 2_000 : 10_000;
+  const n = opts.quick ? 1_000 : 10_000;
   const sandbox = createSoftHsmSandbox({ useInProcess: true });
   const pin = randomBytes(8).toString('hex');
   try {
@@ -91,7 +91,7 @@ export async function benchHsm(opts: { quick: boolean }): Promise<HsmBenchRow[]>
           await Promise.all(ds.map((d) => parallel.signDigest('k', d)));
         }),
       ];
-      const serial = opts.quick ? 300 : 2_000;
+      const serial = opts.quick ? 200 : 2_000;
       const [, inProc, child] = rows;
       if (inProc) inProc.serialMeanUs = await serialMeanUs(serial, (d) => token.signDigest('k', d));
       if (child) child.serialMeanUs = await serialMeanUs(serial, (d) => signer.signDigest('k', d));

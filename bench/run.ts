@@ -1,14 +1,25 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { isMedchainError } from '../core/errors.js';
 import { benchCore } from './core.js';
+import { benchE2e } from './e2e.js';
+import { printE2e } from './e2e-report.js';
+import { parseBenchFlags } from './flags.js';
 import { benchHsm } from './hsm.js';
 
-const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
-});
-const quick = values.quick === true;
+const flags = usage(() => parseBenchFlags(process.argv.slice(2)));
+
+function usage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (!isMedchainError(err)) throw err;
+    process.stderr.write(`medchain bench: ${err.code}: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+const { quick, settings } = flags;
 
 function table(title: string, rows: object[]): void {
   process.stdout.write(`\n${title}\n`);
@@ -25,38 +36,61 @@ process.stdout.write(
   `medchain bench (${quick ? 'quick' : 'full'}) on ${machine.cpus}x ${machine.cpuModel}, node ${machine.node}\n`,
 );
 
-const hsm = await benchHsm({ quick });
-table('HSM: SoftHSM2 ECDSA P-256 signs', hsm);
-const child = hsm.find((r) => r.path === 'child process (serial)');
-const inProc = hsm.find((r) => r.path.startsWith('in-process async'));
-const ratios = {
-  childVsInProcessThroughput:
-    child && inProc ? Number((child.signsPerSec / inProc.signsPerSec).toFixed(2)) : null,
-  processBoundaryUs:
-    child?.serialMeanUs !== undefined && inProc?.serialMeanUs !== undefined
-      ? child.serialMeanUs - inProc.serialMeanUs
-      : null,
-};
-table('Ratios', [ratios]);
+const started = performance.now();
+const micro = flags.e2eOnly ? null : await benchMicro();
 
-const core = await benchCore({ quick });
-table('Core: 1000-reading block (software signer; HSM signs are above)', [core.block]);
-table('Verifier (block signature + body hash) against raw SHA-256 of the same bytes', [
-  core.verifier,
-]);
-table('Merkle root over 100k leaves (ms)', [core.merkle]);
-table('Proof sizes (bytes, CBOR)', [core.proofs]);
+async function benchMicro() {
+  const hsm = await benchHsm({ quick });
+  table('HSM: SoftHSM2 ECDSA P-256 signs', hsm);
+  const child = hsm.find((r) => r.path === 'child process (serial)');
+  const inProc = hsm.find((r) => r.path.startsWith('in-process async'));
+  const ratios = {
+    childVsInProcessThroughput:
+      child && inProc ? Number((child.signsPerSec / inProc.signsPerSec).toFixed(2)) : null,
+    processBoundaryUs:
+      child?.serialMeanUs !== undefined && inProc?.serialMeanUs !== undefined
+        ? child.serialMeanUs - inProc.serialMeanUs
+        : null,
+  };
+  table('Ratios', [ratios]);
+
+  const core = await benchCore({ quick });
+  table('Core: 1000-reading block (software signer; HSM signs are above)', [core.block]);
+  table('Verifier (block signature + body hash) against raw SHA-256 of the same bytes', [
+    core.verifier,
+  ]);
+  table('Merkle root over 100k leaves (ms)', [core.merkle]);
+  table('Proof sizes (bytes, CBOR)', [core.proofs]);
+  return { hsm, core, ratios };
+}
+
+process.stdout.write('\nEnd to end: one load generator, three targets\n');
+const e2e = await benchE2e({
+  settings,
+  profile: flags.profile,
+  log: (line) =>
+    process.stdout.write(`${((performance.now() - started) / 1000).toFixed(1)} s ${line}\n`),
+});
+printE2e(e2e, micro?.core.verifier ?? null, table);
 
 const result = {
   when: new Date().toISOString(),
   mode: quick ? 'quick' : 'full',
   machine,
-  hsm,
-  core,
-  ratios: { ...ratios, verifierVsSha256: core.verifier.ratio },
+  loadAverage: loadavg().map((x) => Math.round(x * 10) / 10),
+  seconds: Math.round((performance.now() - started) / 1000),
+  hsm: micro?.hsm ?? null,
+  core: micro?.core ?? null,
+  e2e,
+  ratios: {
+    ...micro?.ratios,
+    verifierVsSha256: micro?.core.verifier.ratio ?? null,
+    fullVsAedes: e2e.ratios.fullVsAedes,
+    fullVsMosquitto: e2e.ratios.fullVsMosquitto,
+  },
 };
 const dir = join(process.cwd(), 'bench', 'results');
 mkdirSync(dir, { recursive: true });
-const file = values.out ?? join(dir, `bench-${result.when.replace(/[:.]/g, '-')}.json`);
+const file = flags.out ?? join(dir, `bench-${result.when.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 process.stdout.write(`\nresults written to ${file}\n`);

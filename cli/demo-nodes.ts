@@ -68,7 +68,13 @@ export function notaryConfig(
   return file;
 }
 
-export function gatewayConfig(dir: string, pki: DemoPki, g: NodeSpec, notary: NodeSpec): string {
+export function gatewayConfig(
+  dir: string,
+  pki: DemoPki,
+  g: NodeSpec,
+  notary: NodeSpec,
+  batch: { maxReadings: number; maxDelayMs: number } = { maxReadings: 200, maxDelayMs: 1000 },
+): string {
   const config = {
     gatewayId: g.p.id,
     db: join(dir, `${g.p.id}.db`),
@@ -78,7 +84,7 @@ export function gatewayConfig(dir: string, pki: DemoPki, g: NodeSpec, notary: No
     root: pki.rootPath,
     crl: pki.crlPath,
     devices: { host: '127.0.0.1', port: g.devicePort },
-    batch: { maxReadings: 200, maxDelayMs: 1000 },
+    batch,
     notary: {
       id: notary.p.id,
       url: `mqtts://127.0.0.1:${notary.mqttPort}`,
@@ -101,7 +107,10 @@ export interface RunningNode {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `medchain <what> --config FILE`, logs to DIR/logs/ID.log, waits for /readyz. */
+/**
+ * Starts `medchain <what> --config FILE`, logs to DIR/logs/ID.log, waits for /readyz.
+ * `nodeArgs` go to node itself (the benchmark's --cpu-prof).
+ */
 export async function startNode(
   what: 'notary' | 'gateway',
   id: string,
@@ -109,9 +118,10 @@ export async function startNode(
   httpPort: number,
   logDir: string,
   timeoutMs = 60_000,
+  nodeArgs: readonly string[] = [],
 ): Promise<RunningNode> {
   const log = createWriteStream(join(logDir, `${id}.log`));
-  const child = spawn(process.execPath, [MAIN, what, '--config', config], {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN, what, '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: process.env,
   });

@@ -101,17 +101,12 @@ export class Spool {
   async insertBatch(readings: readonly SpoolReading[]): Promise<InsertResult[]> {
     let added = 0;
     let addedBytes = 0;
-    const results = await this.db.transaction(async (tx) => {
-      const out: InsertResult[] = [];
-      for (const r of readings) {
-        const res = await insertOne(tx, r);
-        if (res.outcome === 'stored') {
-          added++;
-          addedBytes += r.bytes.length;
-        }
-        out.push(res);
+    const results = await this.db.transaction((tx) => insertAll(tx, readings));
+    readings.forEach((r, i) => {
+      if (results[i]?.outcome === 'stored') {
+        added++;
+        addedBytes += r.bytes.length;
       }
-      return out;
     });
     this.#backlog.readings += added;
     this.#backlog.bytes += addedBytes;
@@ -298,30 +293,86 @@ function blockOf(r: BlockRow): StoredBlock {
   };
 }
 
-async function insertOne(tx: Queryable, r: SpoolReading): Promise<InsertResult> {
-  const ins = await tx.run(
-    'INSERT OR IGNORE INTO readings (device_id, seq, received_at, bytes) VALUES (?, ?, ?, ?)',
-    [r.deviceId, r.seq, r.receivedAt, r.bytes],
-  );
-  if (ins.changes === 0) {
-    const old = await tx.get<{ bytes: Uint8Array }>(
-      'SELECT bytes FROM readings WHERE device_id = ? AND seq = ?',
-      [r.deviceId, r.seq],
+/**
+ * Rows per multi-row statement: 4 parameters each, far below SQLite's 32766, and few
+ * distinct statement texts for the connection's prepared-statement cache.
+ */
+const ROWS_PER_STATEMENT = 250;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) {
+    out.push(items.slice(i, i + ROWS_PER_STATEMENT));
+  }
+  return out;
+}
+
+const keyOf = (deviceId: string, seq: number) => `${seq}\u0000${deviceId}`;
+
+/**
+ * A group commit's readings in a few statements, not three per reading: each statement
+ * is a trip to libuv's pool, and the connection (which the sealer shares) is held for
+ * all of them (the benchmark's bottleneck, docs/GATEWAY.md step 3). Same outcomes as storing
+ * the readings one by one in order: INSERT OR IGNORE keeps the first of a (device, seq),
+ * RETURNING names the rows it stored, and gaps and late seqs follow each device's seqs
+ * in batch order.
+ */
+async function insertAll(
+  tx: Queryable,
+  readings: readonly SpoolReading[],
+): Promise<InsertResult[]> {
+  // By position: the same object may be passed twice (a device that sent twice).
+  const stored = new Set<number>();
+  for (const [c, chunk] of chunks(readings).entries()) {
+    const rows = await tx.all<{ device_id: string; seq: number }>(
+      `INSERT OR IGNORE INTO readings (device_id, seq, received_at, bytes) VALUES ${chunk
+        .map(() => '(?, ?, ?, ?)')
+        .join(', ')} RETURNING device_id, seq`,
+      chunk.flatMap((r) => [r.deviceId, r.seq, r.receivedAt, r.bytes]),
     );
-    const same = old !== undefined && equalBytes(u8(old.bytes), r.bytes);
-    return { outcome: same ? 'duplicate' : 'conflict', gap: 0, late: false };
+    const inserted = new Set(rows.map((x) => keyOf(x.device_id, x.seq)));
+    // The first reading of a (device, seq) in the batch is the one stored.
+    chunk.forEach((r, j) => {
+      if (inserted.delete(keyOf(r.deviceId, r.seq))) stored.add(c * ROWS_PER_STATEMENT + j);
+    });
   }
-  const last = await tx.get<{ last_seq: number }>(
-    'SELECT last_seq FROM device_seq WHERE device_id = ?',
-    [r.deviceId],
-  );
-  let gap = 0;
-  const late = last !== undefined && r.seq < last.last_seq;
-  if (last === undefined) {
-    await tx.run('INSERT INTO device_seq (device_id, last_seq) VALUES (?, ?)', [r.deviceId, r.seq]);
-  } else if (r.seq > last.last_seq) {
-    gap = r.seq - last.last_seq - 1;
-    await tx.run('UPDATE device_seq SET last_seq = ? WHERE device_id = ?', [r.seq, r.deviceId]);
+  const last = new Map<string, number>();
+  const devices = [...new Set([...stored].map((i) => readings[i]!.deviceId))];
+  for (const chunk of chunks(devices)) {
+    const rows = await tx.all<{ device_id: string; last_seq: number }>(
+      `SELECT device_id, last_seq FROM device_seq WHERE device_id IN (${chunk.map(() => '?').join(', ')})`,
+      chunk,
+    );
+    for (const row of rows) last.set(row.device_id, row.last_seq);
   }
-  return { outcome: 'stored', gap, late };
+  const moved = new Set<string>();
+  const out: InsertResult[] = [];
+  for (const [i, r] of readings.entries()) {
+    if (!stored.has(i)) {
+      const old = await tx.get<{ bytes: Uint8Array }>(
+        'SELECT bytes FROM readings WHERE device_id = ? AND seq = ?',
+        [r.deviceId, r.seq],
+      );
+      const same = old !== undefined && equalBytes(u8(old.bytes), r.bytes);
+      out.push({ outcome: same ? 'duplicate' : 'conflict', gap: 0, late: false });
+      continue;
+    }
+    const prev = last.get(r.deviceId);
+    let gap = 0;
+    const late = prev !== undefined && r.seq < prev;
+    if (prev === undefined || r.seq > prev) {
+      if (prev !== undefined) gap = r.seq - prev - 1;
+      last.set(r.deviceId, r.seq);
+      moved.add(r.deviceId);
+    }
+    out.push({ outcome: 'stored', gap, late });
+  }
+  for (const chunk of chunks([...moved])) {
+    await tx.run(
+      `INSERT INTO device_seq (device_id, last_seq) VALUES ${chunk.map(() => '(?, ?)').join(', ')}
+       ON CONFLICT (device_id) DO UPDATE SET last_seq = excluded.last_seq`,
+      chunk.flatMap((d) => [d, last.get(d) ?? 0]),
+    );
+  }
+  return out;
 }

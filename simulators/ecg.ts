@@ -1,5 +1,5 @@
 import type { Patient } from './patient.js';
-import { hashSeed, smoothNoise, uniformAt } from './random.js';
+import { hashSeed, SmoothNoise, uniformAt } from './random.js';
 
 /**
  * A synthetic lead II: each beat is a sum of Gaussian waves P, Q, R, S, T placed around
@@ -56,10 +56,12 @@ export class EcgGenerator {
   private prevRR: number;
   private nextRR: number;
   private beat = 0;
+  private readonly wander: SmoothNoise;
 
   constructor(patient: Patient, seed: number, startMs: number) {
     this.patient = patient;
     this.seed = hashSeed(seed, 'ecg');
+    this.wander = new SmoothNoise(hashSeed(this.seed, 'wander'), 3000);
     this.prevRR = this.rrAt(startMs);
     this.prevR = startMs - this.prevRR * uniformAt(this.seed, 'phase');
     this.nextRR = this.rrAt(this.prevR + this.prevRR);
@@ -82,7 +84,7 @@ export class EcgGenerator {
       this.nextR = this.prevR + this.prevRR;
     }
     const r = this.patient.baseline.rWaveMv;
-    const wander = 0.06 * smoothNoise(hashSeed(this.seed, 'wander'), tMs, 3000);
+    const wander = 0.06 * this.wander.at(tMs);
     const noise = 0.01 * (uniformAt(this.seed, 'n', Math.round(tMs * 4)) * 2 - 1);
     const v =
       beatShape(tMs - this.prevR, this.prevRR, r) +

@@ -3,6 +3,9 @@
  * simulators/: the same seed gives the same patient, the same events and the same bytes.
  */
 
+/** Scratch for the decimal digits of a safe integer (at most 16). */
+const DIGITS = new Array<number>(16).fill(0);
+
 /** A uint32 from any mix of numbers and strings (FNV-1a over the parts, then a finaliser). */
 export function hashSeed(...parts: readonly (number | string)[]): number {
   let h = 0x811c9dc5;
@@ -10,12 +13,27 @@ export function hashSeed(...parts: readonly (number | string)[]): number {
     h ^= byte & 0xff;
     h = Math.imul(h, 0x01000193);
   };
+  const mixChar = (c: number) => {
+    mix(c);
+    mix(c >>> 8);
+  };
   for (const p of parts) {
-    const text = typeof p === 'number' ? `#${p}` : `$${p}`;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      mix(c);
-      mix(c >>> 8);
+    if (typeof p === 'number' && Number.isSafeInteger(p)) {
+      // The characters of `#${p}` without building the string: an ECG frame hashes
+      // hundreds of integers, and the string made this the load generator's hot spot.
+      mixChar(0x23);
+      if (p < 0) mixChar(0x2d);
+      const digits = DIGITS;
+      let n = Math.abs(p);
+      let len = 0;
+      do {
+        digits[len++] = n % 10;
+        n = Math.floor(n / 10);
+      } while (n > 0);
+      while (len > 0) mixChar(0x30 + digits[--len]!);
+    } else {
+      const text = typeof p === 'number' ? `#${p}` : `$${p}`;
+      for (let i = 0; i < text.length; i++) mixChar(text.charCodeAt(i));
     }
     mix(0x1f);
   }
@@ -63,4 +81,33 @@ export function smoothNoise(seed: number, tMs: number, periodMs: number): number
   const b = uniformAt(seed, k + 1) * 2 - 1;
   const w = (1 - Math.cos(Math.PI * f)) / 2;
   return a + (b - a) * w;
+}
+
+/**
+ * smoothNoise of one seed and period that keeps its current pair of knots: a waveform
+ * asks for hundreds of moments between two knots. Same values as smoothNoise.
+ */
+export class SmoothNoise {
+  readonly #seed: number;
+  readonly #periodMs: number;
+  #k = Number.NaN;
+  #a = 0;
+  #b = 0;
+
+  constructor(seed: number, periodMs: number) {
+    this.#seed = seed;
+    this.#periodMs = periodMs;
+  }
+
+  at(tMs: number): number {
+    const x = tMs / this.#periodMs;
+    const k = Math.floor(x);
+    if (k !== this.#k) {
+      this.#k = k;
+      this.#a = uniformAt(this.#seed, k) * 2 - 1;
+      this.#b = uniformAt(this.#seed, k + 1) * 2 - 1;
+    }
+    const w = (1 - Math.cos(Math.PI * (x - k))) / 2;
+    return this.#a + (this.#b - this.#a) * w;
+  }
 }

@@ -67,6 +67,55 @@ t.test('a transaction stores each device in seq order, whatever the arrival orde
   await intake.close();
 });
 
+t.test('one batch: repeats, conflicts, gaps and late seqs as if stored one by one', async (t) => {
+  const s = await fresh(t);
+  await s.insertBatch([r('ox-1', 3)]);
+  const same = r('ox-2', 1);
+  // 600 readings span three multi-row statements (250 rows each); repeats cross them.
+  const batch = [
+    r('ox-1', 2), // below the device's last seq: stored, no gap, last stays 3
+    r('ox-1', 6), // gap of 2 (4, 5)
+    same,
+    same, // the very same object again: a duplicate
+    ...Array.from({ length: 300 }, (_, i) => r('ecg-1', i + 1)),
+    r('ox-2', 1, 90), // same (device, seq), other bytes: conflict
+    ...Array.from({ length: 293 }, (_, i) => r('ecg-1', i + 302)), // gap of 1 (301)
+    r('ecg-1', 5), // repeat of a reading stored 300 rows earlier in this batch
+    r('ox-1', 7),
+  ];
+  const out = await s.insertBatch(batch);
+  t.equal(out.length, batch.length);
+  const at = (i: number) => [out[i]?.outcome, out[i]?.gap];
+  t.same(at(0), ['stored', 0]);
+  t.equal(out[0]?.late, true, 'below the last seq: late');
+  t.same(at(1), ['stored', 2]);
+  t.equal(out[1]?.late, false);
+  t.same(at(2), ['stored', 0]);
+  t.same(at(3), ['duplicate', 0]);
+  t.same(at(304), ['conflict', 0]);
+  t.same(at(305), ['stored', 1]);
+  t.same(at(batch.length - 2), ['duplicate', 0]);
+  t.same(at(batch.length - 1), ['stored', 0]);
+  t.equal(out.filter((x) => x.outcome === 'stored').length, 1 + 1 + 1 + 300 + 293 + 1);
+  const seqs = await s.db.all<{ device_id: string; last_seq: number }>(
+    'SELECT device_id, last_seq FROM device_seq ORDER BY device_id',
+  );
+  t.same(seqs, [
+    { device_id: 'ecg-1', last_seq: 594 },
+    { device_id: 'ox-1', last_seq: 7 },
+    { device_id: 'ox-2', last_seq: 1 },
+  ]);
+  const kept = await s.db.get<{ bytes: Uint8Array }>(
+    "SELECT bytes FROM readings WHERE device_id = 'ox-2' AND seq = 1",
+  );
+  t.same(
+    Buffer.from(kept?.bytes ?? []),
+    Buffer.from(same.bytes),
+    'the first of a conflict is kept',
+  );
+  t.equal(s.backlog().readings, 1 + 597);
+});
+
 t.test('group commit: many readings, one transaction, promises settle after COMMIT', async (t) => {
   const s = await fresh(t);
   const intake = new Intake(s, { maxBacklogReadings: 10_000, maxBacklogBytes: 1 << 30 });
