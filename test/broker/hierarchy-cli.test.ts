@@ -139,12 +139,14 @@ t.test('two gateways, institution and regional notaries from the CLI', async (t)
     followed.stdout,
     /^OK notary-1: 10 entries .* followed into regional: heights 1\.\.10 of 10 covered/,
   );
-  // The institution export given as its own upstream: its anchors are not entries there.
+  // The institution export given as its own upstream: an upstream chain is verified in
+  // full first, and its submitters are gateways, not notaries. (A regional export that
+  // lacks the anchor is test/broker/anchoring.test.ts.)
   const wrong = medchain(['verify', ...args, '--upstream', join(dir, 'notary-1.cbor')]);
   t.equal(wrong.status, 1);
   t.match(
     wrong.stdout,
-    /^FAIL at height \d+: anchor: anchor 1: upstream height \d+ \(regional\) is not in the upstream export/,
+    /^FAIL: upstream: upstream export 1: certificate at height 1: wrong-role: certified as gateway, required notary/,
   );
   const missing = medchain(['verify', join(dir, 'absent.cbor'), '--root', pki.rootPath]);
   t.equal(missing.status, 2);
