@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -9,34 +8,11 @@ import { Intake } from '../../gateway/intake.js';
 import { gatewayMetrics } from '../../gateway/metrics.js';
 import { DeviceRegistry } from '../../gateway/registry.js';
 import { Spool } from '../../gateway/spool.js';
-import { FAST_SCRYPT, metricValue, readingBytes, tempDir } from './helpers.js';
+import { FAST_SCRYPT, localServerCert, metricValue, readingBytes, tempDir } from './helpers.js';
 
 t.test('devices over TLS: the same auth and spool, on the TLS listener', async (t) => {
   const dir = tempDir(t);
-  // A throwaway server certificate for 127.0.0.1 (openssl as an outside tool).
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'key.pem',
-      '-out',
-      'cert.pem',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { cwd: dir, stdio: 'ignore' },
-  );
+  localServerCert(dir);
   const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
   const spool = await Spool.open(join(dir, 'gw.db'));
   const registry = new DeviceRegistry(spool.db, FAST_SCRYPT);
@@ -94,29 +70,7 @@ t.test('devices with a Trent client certificate need no secret; others are refus
   const { pki } = await import('./pki.js');
   const p = await pki(t);
   const dir = tempDir(t);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'key.pem',
-      '-out',
-      'cert.pem',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { cwd: dir, stdio: 'ignore' },
-  );
+  localServerCert(dir);
   const serverCert = readFileSync(join(dir, 'cert.pem'), 'utf8');
   // A device key in software (a real device keeps it in its secure element).
   const d = p256.utils.randomSecretKey();
@@ -231,29 +185,7 @@ t.test(
     const { pki } = await import('./pki.js');
     const p = await pki(t);
     const dir = tempDir(t);
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        'key.pem',
-        '-out',
-        'cert.pem',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { cwd: dir, stdio: 'ignore' },
-    );
+    localServerCert(dir);
     const serverCert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     /** A device key in software and its certificate from Trent. */
     const device = async (id: string) => {

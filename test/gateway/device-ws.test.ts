@@ -2,7 +2,6 @@
  * Devices over MQTT-over-WebSocket (ws:// and wss://): the same aedes, so the same
  * authentication, ACL, limits and "PUBACK only after COMMIT" as over TCP.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -18,6 +17,7 @@ import { deviceBroker } from './broker-harness.js';
 import {
   FAST_SCRYPT,
   jsonReading,
+  localServerCert,
   metricValue,
   onceWithin,
   readingBytes,
@@ -132,29 +132,7 @@ t.test('ws://: other paths and non-MQTT subprotocols are refused at the upgrade'
 
 t.test('wss://: MQTT over WebSocket over TLS, same authentication', async (t) => {
   const dir = tempDir(t);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'key.pem',
-      '-out',
-      'cert.pem',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { cwd: dir, stdio: 'ignore' },
-  );
+  localServerCert(dir);
   const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
   const spool = await Spool.open(join(dir, 'gw.db'));
   const registry = new DeviceRegistry(spool.db, FAST_SCRYPT);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,4 +125,20 @@ export async function rawConnack(
   } finally {
     sock.destroy();
   }
+}
+
+/**
+ * A throwaway TLS server certificate for 127.0.0.1 (cert.pem, key.pem in `dir`), made
+ * by openssl as an outside tool; device listeners in tests present it.
+ */
+export function localServerCert(dir: string): void {
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
+      ...['-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1'],
+      ...['-addext', 'subjectAltName=IP:127.0.0.1'],
+    ],
+    { cwd: dir, stdio: 'ignore' },
+  );
 }
