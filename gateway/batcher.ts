@@ -28,6 +28,7 @@ export class Batcher {
   #running: Promise<void> | undefined;
   #again = false;
   #closed = false;
+  #waiters: { limit: number; done: () => void }[] = [];
   /** Called after each block is stored (the uplink submits it). */
   onSealed: (seq: number) => void = () => {};
 
@@ -36,6 +37,31 @@ export class Batcher {
     this.#sealer = sealer;
     this.#policy = policy;
     this.#log = log;
+  }
+
+  /**
+   * Resolves once fewer than `limit` readings wait unsealed, or after `ms` at the
+   * latest: intake waits on it so that sealing keeps up under overload, but a stalled
+   * sealer (HSM down) only slows intake, never stops it. True if it had to wait.
+   */
+  caughtUp(limit: number, ms: number): Promise<boolean> {
+    if (this.#readings < limit || this.#closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const w = {
+        limit,
+        done: () => {
+          clearTimeout(timer);
+          this.#waiters = this.#waiters.filter((x) => x !== w);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(w.done, ms);
+      this.#waiters.push(w);
+    });
+  }
+
+  #release(): void {
+    for (const w of this.#waiters) if (this.#closed || this.#readings < w.limit) w.done();
   }
 
   /** Picks up readings left unsealed by an earlier run. */
@@ -88,6 +114,7 @@ export class Batcher {
       const u = await this.#spool.unsealedCount();
       this.#readings = u.readings;
       this.#bytes = u.bytes;
+      this.#release();
       if (!r) return;
       this.onSealed(r.seq);
     }
@@ -106,6 +133,7 @@ export class Batcher {
   async close(): Promise<void> {
     await this.flush();
     this.#closed = true;
+    this.#release();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
   }

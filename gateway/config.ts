@@ -138,6 +138,11 @@ export const configSchema = z.strictObject({
         .min(1024)
         .default(4 << 20),
       maxDelayMs: ms.default(1000),
+      /**
+       * Sealing before intake: while this many readings wait unsealed, each commit (and
+       * so each PUBACK) waits up to maxDelayMs for the sealer. 0 = 4 × maxReadings.
+       */
+      holdIntakeAbove: z.number().int().min(0).default(0),
     })
     .prefault({}),
   notary: z.strictObject({
@@ -182,6 +187,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, [string[], Kind]>> = {
   BATCH_MAX_READINGS: [['batch', 'maxReadings'], 'int'],
   BATCH_MAX_BYTES: [['batch', 'maxBytes'], 'int'],
   BATCH_MAX_DELAY_MS: [['batch', 'maxDelayMs'], 'int'],
+  BATCH_HOLD_INTAKE_ABOVE: [['batch', 'holdIntakeAbove'], 'int'],
   SPOOL_MAX_BACKLOG_READINGS: [['spool', 'maxBacklogReadings'], 'int'],
   SPOOL_MAX_BACKLOG_BYTES: [['spool', 'maxBacklogBytes'], 'int'],
   SPOOL_RETENTION_MS: [['spool', 'retentionMs'], 'int'],

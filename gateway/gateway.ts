@@ -185,6 +185,10 @@ export class Gateway {
       });
       started.push(uplink);
       intake.onCommit = (n, bytes) => batcher.added(n, bytes);
+      const holdAbove = cfg.batch.holdIntakeAbove || 4 * cfg.batch.maxReadings;
+      intake.beforeCommit = async () => {
+        if (await batcher.caughtUp(holdAbove, cfg.batch.maxDelayMs)) metrics.intakeHeld.inc();
+      };
       batcher.onSealed = () => uplink.kick();
       await batcher.start();
       const ext = cfg.devices.external;

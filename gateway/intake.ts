@@ -34,6 +34,12 @@ export class Intake {
   #closed = false;
   /** Called after each commit with the number of readings stored (for the batcher). */
   onCommit: (stored: number, bytes: number) => void = () => {};
+  /**
+   * Awaited before each transaction: the gateway lets the sealer catch up here
+   * (Batcher.caughtUp), so that under overload PUBACKs slow down (devices hold their
+   * readings, QoS 1) instead of an unsealed backlog growing without receipts.
+   */
+  beforeCommit: () => Promise<unknown> = () => Promise.resolve();
 
   constructor(spool: Spool, limits: IntakeLimits) {
     this.#spool = spool;
@@ -84,6 +90,7 @@ export class Intake {
       // read a connection's next packet only after the PUBACK is written), so it joins
       // this transaction instead of waiting for the one after.
       await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.beforeCommit();
       const batch = this.#queue.splice(0, this.#limits.maxBatch);
       // Readings of one device in seq order within the transaction, whatever order
       // several connections (a shared subscription) delivered them in: the gap count

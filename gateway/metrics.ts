@@ -20,6 +20,11 @@ export function gatewayMetrics() {
       labelNames: ['reason'] as const,
       registers: r,
     }),
+    intakeHeld: new Counter({
+      name: 'medchain_gateway_intake_held_total',
+      help: 'Spool commits (and their PUBACKs) held back so that sealing catches up (batch.holdIntakeAbove)',
+      registers: r,
+    }),
     duplicates: new Counter({
       name: 'medchain_gateway_readings_duplicate_total',
       help: 'Readings whose (device, seq) was already spooled with the same bytes: acknowledged, not stored again',

@@ -6,12 +6,14 @@ import { verifyBlock } from '../../core/block-verify.js';
 import { openBody } from '../../core/body.js';
 import { kidOfCertificate } from '../../core/kid.js';
 import { decodeReading } from '../../core/reading-decode.js';
+import type { Signer } from '../../core/signer.js';
 import { Batcher } from '../../gateway/batcher.js';
 import { hsmBlockSigner, timedSigner } from '../../gateway/hsm-signer.js';
 import { gatewayMetrics } from '../../gateway/metrics.js';
 import { Sealer } from '../../gateway/sealer.js';
 import { Spool } from '../../gateway/spool.js';
 import { ChildSigner } from '../../hsm/child-signer.js';
+import { HsmCode, HsmError } from '../../hsm/errors.js';
 import { USER_PIN } from '../helpers/softhsm.js';
 import { metricValue, readingBytes, within } from './helpers.js';
 import { pki } from './pki.js';
@@ -25,11 +27,15 @@ const signer = timedSigner(hsmBlockSigner(child, 'gw', p.gwDer), (s) =>
   metrics.signSeconds.observe(s),
 );
 
-function setup(spool: Spool, policy = { maxReadings: 3, maxBytes: 1 << 20, maxDelayMs: 60_000 }) {
+function setup(
+  spool: Spool,
+  policy = { maxReadings: 3, maxBytes: 1 << 20, maxDelayMs: 60_000 },
+  blockSigner: Signer = signer,
+) {
   const sealer = new Sealer({
     spool,
     gatewayId: p.gatewayId,
-    signer,
+    signer: blockSigner,
     readers: [p.readerPublic],
     metrics,
     log,
@@ -158,4 +164,40 @@ t.test('readers from Trent certificates: validated, kid = reader id', async (t) 
     code: 'GATEWAY_CONFIG',
     message: /wrong-role/,
   });
+});
+
+t.test('caughtUp: intake waits while readings wait unsealed; sealing releases it', async (t) => {
+  const spool = await Spool.open(join(p.dir, 'hold1.db'));
+  t.teardown(() => spool.close());
+  const { batcher, sealed, nextSeal } = setup(spool);
+  t.equal(await batcher.caughtUp(3, 60_000), false, 'below the limit: no wait');
+  await spool.insertBatch([rd(1), rd(2), rd(3)]);
+  const sealing = nextSeal();
+  batcher.added(3, 0);
+  // Three wait unsealed (the seal is under way): the wait ends with the seal, long
+  // before its 60 s bound.
+  const held = batcher.caughtUp(3, 60_000);
+  await sealing;
+  t.equal(await within(10_000, 'released by the seal', held), true, 'it waited');
+  t.same(sealed, [1]);
+  await batcher.close();
+});
+
+t.test('caughtUp: a stalled sealer (HSM down) only delays intake, never stops it', async (t) => {
+  const spool = await Spool.open(join(p.dir, 'hold2.db'));
+  t.teardown(() => spool.close());
+  const down: Signer = {
+    alg: signer.alg,
+    kid: signer.kid,
+    signDigest: () => Promise.reject(new HsmError(HsmCode.SessionClosed, 'token removed')),
+  };
+  const { batcher, sealed } = setup(spool, undefined, down);
+  await spool.insertBatch([rd(1), rd(2), rd(3)]);
+  batcher.added(3, 0);
+  const t0 = Date.now();
+  t.equal(await within(10_000, 'the bound', batcher.caughtUp(3, 200)), true);
+  t.ok(Date.now() - t0 >= 150, 'held for about its bound');
+  t.same(sealed, [], 'nothing sealed while the HSM is down');
+  t.equal((await spool.unsealedCount()).readings, 3, 'the readings stay spooled');
+  await batcher.close();
 });
