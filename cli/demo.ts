@@ -233,6 +233,8 @@ async function runDemo(o: DemoFlags): Promise<void> {
           sum(gwMetrics, 'medchain_gateway_readings_rejected_total') +
           sum(gwMetrics, 'medchain_gateway_readings_duplicate_total') >=
           total.acked,
+      // Every chain verified with Trent's root alone and the reading proof verified.
+      verified: chains.every((c) => c.verified) && proof.ok,
       dir: o.keep ? dir : null,
       durationS: Math.round((Date.now() - started) / 1000),
       devices: total.devices,

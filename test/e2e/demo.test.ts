@@ -11,6 +11,7 @@ if (!existsSync(BIN)) throw new Error(`${BIN} missing: run 'npm run build' first
 
 interface Summary {
   ok: boolean;
+  verified: boolean;
   readings: { acked: number; stored: number; rejected: number };
   blocks: number;
   receipts: number;
@@ -45,6 +46,7 @@ t.test(
     t.equal(code, 0, err.slice(-2000));
     const s = JSON.parse(out) as Summary;
     t.equal(s.ok, true);
+    t.equal(s.verified, true);
     t.ok(s.readings.acked > 20, `${s.readings.acked} readings acknowledged`);
     t.ok(
       s.readings.stored >= s.readings.acked - s.readings.rejected,
