@@ -173,7 +173,10 @@ export function scrape(port: number, names: readonly string[]): Promise<Record<s
       res.on('end', () => {
         for (const line of text.split('\n')) {
           const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
-          if (m?.[1] && m[1] in out) out[m[1]] = (out[m[1]] ?? 0) + Number(m[3]);
+          if (!m?.[1] || !(m[1] in out)) continue;
+          out[m[1]] = (out[m[1]] ?? 0) + Number(m[3]);
+          // Labelled series too, under their full name: name{label="value"}.
+          if (m[2]) out[m[1] + m[2]] = Number(m[3]);
         }
         resolve(out);
       });

@@ -244,7 +244,7 @@ async function runDemo(o: DemoFlags): Promise<void> {
         accepted: sum(gwMetrics, 'medchain_gateway_readings_accepted_total'),
         stored: stored.reduce((s, x) => s + x.readings, 0),
         rejected: sum(gwMetrics, 'medchain_gateway_readings_rejected_total'),
-        rejectedByReason: total.rejectedByReason,
+        rejectedByReason: rejectedByReason(gwMetrics),
       },
       blocks: stored.reduce((s, x) => s + x.blocks, 0),
       receipts: stored.reduce((s, x) => s + x.receipts, 0),
@@ -368,17 +368,23 @@ function sum(rows: readonly Record<string, number>[], name: string): number {
   return rows.reduce((s, r) => s + (r[name] ?? 0), 0);
 }
 
-function sumFleet(stats: readonly FleetStats[]) {
-  const rejectedByReason: Record<string, number> = {};
-  for (const s of stats) {
-    for (const [k, v] of Object.entries(s.rejectedByReason))
-      rejectedByReason[k] = (rejectedByReason[k] ?? 0) + v;
+/** Readings the gateways refused, by reason (from their labelled rejection counters). */
+function rejectedByReason(rows: readonly Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rows) {
+    for (const [k, v] of Object.entries(r)) {
+      const m = /^medchain_gateway_readings_rejected_total\{reason="([^"]+)"\}$/.exec(k);
+      if (m?.[1] && v > 0) out[m[1]] = (out[m[1]] ?? 0) + v;
+    }
   }
+  return out;
+}
+
+function sumFleet(stats: readonly FleetStats[]) {
   return {
     devices: stats.reduce((s, x) => s + x.devices, 0),
     published: stats.reduce((s, x) => s + x.published, 0),
     acked: stats.reduce((s, x) => s + x.acked, 0),
-    rejectedByReason,
   };
 }
 
@@ -398,7 +404,10 @@ async function progress(
     }),
   );
   const secs = Math.max(1, (Date.now() - started) / 1000);
-  return `${Math.round(fleet.acked / secs)} readings/s  acked ${fleet.acked}  rejected ${sum(gw, 'medchain_gateway_readings_rejected_total')}  blocks ${sum(gw, 'medchain_gateway_blocks_sealed_total')}  receipts ${sum(gw, 'medchain_gateway_receipts_total')}  heights ${heights.join(' ')}`;
+  const reasons = Object.entries(rejectedByReason(gw))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return `${Math.round(fleet.acked / secs)} readings/s  acked ${fleet.acked}  rejected ${sum(gw, 'medchain_gateway_readings_rejected_total')}${reasons ? ` (${reasons})` : ''}  blocks ${sum(gw, 'medchain_gateway_blocks_sealed_total')}  receipts ${sum(gw, 'medchain_gateway_receipts_total')}  heights ${heights.join(' ')}`;
 }
 
 export function demoCommand(): Command {

@@ -12,7 +12,12 @@ if (!existsSync(BIN)) throw new Error(`${BIN} missing: run 'npm run build' first
 interface Summary {
   ok: boolean;
   verified: boolean;
-  readings: { acked: number; stored: number; rejected: number };
+  readings: {
+    acked: number;
+    stored: number;
+    rejected: number;
+    rejectedByReason: Record<string, number>;
+  };
   blocks: number;
   receipts: number;
   chains: { notary: string; entries: number; verified: boolean; anchoredHeights?: number }[];
@@ -51,6 +56,11 @@ t.test(
     t.ok(
       s.readings.stored >= s.readings.acked - s.readings.rejected,
       'every accepted reading is stored',
+    );
+    t.equal(
+      Object.values(s.readings.rejectedByReason).reduce((a, b) => a + b, 0),
+      s.readings.rejected,
+      'every rejection has its reason',
     );
     t.ok(s.blocks > 0);
     t.equal(
