@@ -12,8 +12,7 @@ import { FAST_SCRYPT, localServerCert, metricValue, readingBytes, tempDir } from
 
 t.test('devices over TLS: the same auth and spool, on the TLS listener', async (t) => {
   const dir = tempDir(t);
-  localServerCert(dir);
-  const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  const { cert, key } = localServerCert(dir);
   const spool = await Spool.open(join(dir, 'gw.db'));
   const registry = new DeviceRegistry(spool.db, FAST_SCRYPT);
   const secret = await registry.add('ox-1');
@@ -24,7 +23,7 @@ t.test('devices over TLS: the same auth and spool, on the TLS listener', async (
     tls: {
       host: '127.0.0.1',
       port: 0,
-      options: { cert, key: readFileSync(join(dir, 'key.pem'), 'utf8') },
+      options: { cert, key },
     },
     registry,
     intake,
@@ -70,8 +69,7 @@ t.test('devices with a Trent client certificate need no secret; others are refus
   const { pki } = await import('./pki.js');
   const p = await pki(t);
   const dir = tempDir(t);
-  localServerCert(dir);
-  const serverCert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  const { cert: serverCert, key } = localServerCert(dir);
   // A device key in software (a real device keeps it in its secure element).
   const d = p256.utils.randomSecretKey();
   const pub = p256.getPublicKey(d, false);
@@ -106,7 +104,7 @@ t.test('devices with a Trent client certificate need no secret; others are refus
     tls: {
       host: '127.0.0.1',
       port: 0,
-      options: { cert: serverCert, key: readFileSync(join(dir, 'key.pem'), 'utf8') },
+      options: { cert: serverCert, key },
       clientCertificates: { root: p.rootPem },
     },
     registry: new DeviceRegistry(spool.db, FAST_SCRYPT),
@@ -160,11 +158,7 @@ t.test('devices with a Trent client certificate need no secret; others are refus
     'wrong role: not authorized',
   );
   // A certificate from another CA.
-  t.equal(
-    await code(serverCert, readFileSync(join(dir, 'key.pem'), 'utf8'), 'ecg-7'),
-    5,
-    'foreign issuer: not authorized',
-  );
+  t.equal(await code(serverCert, key, 'ecg-7'), 5, 'foreign issuer: not authorized');
   t.equal(await metricValue(metrics.connectRefused, { reason: 'bad-certificate' }), 2);
   t.equal(
     await code(devCert, keyPem, 'ox-1'),
@@ -185,8 +179,7 @@ t.test(
     const { pki } = await import('./pki.js');
     const p = await pki(t);
     const dir = tempDir(t);
-    localServerCert(dir);
-    const serverCert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    const { cert: serverCert, key } = localServerCert(dir);
     /** A device key in software and its certificate from Trent. */
     const device = async (id: string) => {
       const d = p256.utils.randomSecretKey();
@@ -231,7 +224,7 @@ t.test(
       tls: {
         host: '127.0.0.1',
         port: 0,
-        options: { cert: serverCert, key: readFileSync(join(dir, 'key.pem'), 'utf8') },
+        options: { cert: serverCert, key },
         clientCertificates: {
           root: p.rootPem,
           crl: crlFile(crlPath, readFileSync(crlPath, 'utf8'), log),

@@ -2,7 +2,6 @@
  * Devices over MQTT-over-WebSocket (ws:// and wss://): the same aedes, so the same
  * authentication, ACL, limits and "PUBACK only after COMMIT" as over TCP.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
@@ -132,8 +131,7 @@ t.test('ws://: other paths and non-MQTT subprotocols are refused at the upgrade'
 
 t.test('wss://: MQTT over WebSocket over TLS, same authentication', async (t) => {
   const dir = tempDir(t);
-  localServerCert(dir);
-  const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  const { cert, key } = localServerCert(dir);
   const spool = await Spool.open(join(dir, 'gw.db'));
   const registry = new DeviceRegistry(spool.db, FAST_SCRYPT);
   const secret = await registry.add('ox-1');
@@ -145,7 +143,7 @@ t.test('wss://: MQTT over WebSocket over TLS, same authentication', async (t) =>
     ws: {
       host: '127.0.0.1',
       port: 0,
-      tls: { options: { cert, key: readFileSync(join(dir, 'key.pem'), 'utf8') } },
+      tls: { options: { cert, key } },
     },
     registry,
     intake,

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeReading, type Reading } from '../../core/reading.js';
@@ -129,9 +129,9 @@ export async function rawConnack(
 
 /**
  * A throwaway TLS server certificate for 127.0.0.1 (cert.pem, key.pem in `dir`), made
- * by openssl as an outside tool; device listeners in tests present it.
+ * by openssl as an outside tool; device listeners in tests present it. Returns both PEMs.
  */
-export function localServerCert(dir: string): void {
+export function localServerCert(dir: string): { cert: string; key: string } {
   execFileSync(
     'openssl',
     [
@@ -141,4 +141,8 @@ export function localServerCert(dir: string): void {
     ],
     { cwd: dir, stdio: 'ignore' },
   );
+  return {
+    cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+    key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+  };
 }
