@@ -110,7 +110,13 @@ export class NotaryBroker {
       o.log?.warn({ err: err.message }, 'TLS handshake refused');
     });
     server.listen(o.port, o.host ?? '127.0.0.1');
-    await once(server, 'listening');
+    try {
+      await once(server, 'listening');
+    } catch (err) {
+      // aedes' heartbeat timer would otherwise keep a notary that cannot listen alive.
+      await new Promise<void>((r) => aedes.close(() => r()));
+      throw err;
+    }
     self = new NotaryBroker(o, aedes, admission, server);
     const addr = server.address();
     self.#port = typeof addr === 'object' && addr ? addr.port : o.port;

@@ -117,14 +117,11 @@ export function gatewayCommand(): Command {
       const cfg = loadConfig(o.config);
       const log = createLogger({ name: 'gateway', level: cfg.log.level });
       const gw = await Gateway.start(cfg, log);
-      await new Promise<void>((resolve) => {
+      // A failed shutdown rejects: main prints it as the one failure line, status 2.
+      await new Promise<void>((resolve, reject) => {
         const stop = (signal: string) => {
           log.info({ signal }, 'signal received');
-          gw.close().then(resolve, (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exitCode = 1;
-            resolve();
-          });
+          gw.close().then(resolve, reject);
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));

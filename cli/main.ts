@@ -1,27 +1,33 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { MedchainError } from '../core/errors.js';
-import { createLogger } from '../ops/log.js';
+import { Command, CommanderError } from 'commander';
+import { medchainVersion } from '../ops/build-info.js';
+import { describeFailure } from '../ops/failure.js';
 import { caCommand } from './ca.js';
 import { demoCommand } from './demo.js';
 import { exportCommand } from './export.js';
 import { gatewayCommand } from './gateway.js';
 import { hsmCommand } from './hsm.js';
 import { notaryCommand } from './notary.js';
+import {
+  commanderExit,
+  exitWithFailure,
+  installProcessGuards,
+  superviseCommands,
+  usageFailure,
+} from './process-guard.js';
 import { proveCommand } from './prove.js';
 import { replicaCommand } from './replica.js';
 import { simulateCommand } from './simulate.js';
 import { verifyCommand } from './verify.js';
 import { verifyProofCommand } from './verify-proof.js';
 
-const log = createLogger({ name: 'medchain' });
+installProcessGuards();
 
 const program = new Command('medchain')
   .description('Tamper-evident, private medical device telemetry: gateway, notary, CA and tools')
-  .showHelpAfterError()
+  .version(medchainVersion())
   // Lets a command take an option its subcommands also take (replica --db, replica export --db).
-  .enablePositionalOptions()
-  .exitOverride();
+  .enablePositionalOptions();
 
 program.addCommand(demoCommand());
 program.addCommand(hsmCommand());
@@ -35,17 +41,16 @@ program.addCommand(proveCommand());
 program.addCommand(exportCommand());
 program.addCommand(replicaCommand());
 
+superviseCommands(program);
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof MedchainError) {
-    process.stderr.write(`medchain: ${err.code}: ${err.message}\n`);
-    process.exitCode = 2;
-  } else if (err instanceof Error && 'exitCode' in err && typeof err.exitCode === 'number') {
-    // commander already printed usage or help.
-    process.exitCode = err.exitCode;
-  } else {
-    log.fatal({ err }, 'unexpected failure');
-    process.exitCode = 1;
-  }
+  const status = commanderExit(err);
+  if (status !== undefined) process.exit(status);
+  exitWithFailure(
+    err instanceof CommanderError
+      ? usageFailure(program, err, process.argv.slice(2))
+      : describeFailure(err),
+  );
 }

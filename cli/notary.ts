@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { ChainStore } from '../broker/chain-store.js';
 import { loadNotaryConfig } from '../broker/config.js';
+import { BrokerCode, BrokerError } from '../broker/errors.js';
 import { writeExport } from '../broker/export.js';
 import { runNotary } from '../broker/run.js';
 import { createLogger } from '../ops/log.js';
@@ -21,8 +22,10 @@ export function notaryCommand(): Command {
     .option('--config <file>', 'notary config (JSON; see docs/OPERATIONS-notary.md)')
     .action(async (flags: { config?: string }) => {
       if (!flags.config) {
-        cmd.help({ error: true });
-        return;
+        throw new BrokerError(
+          BrokerCode.Config,
+          '--config FILE is required to run the notary (docs/OPERATIONS-notary.md)',
+        );
       }
       const config = loadNotaryConfig(flags.config);
       const log = createLogger({ name: `notary:${config.notaryId}`, level: config.logLevel });

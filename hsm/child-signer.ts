@@ -92,6 +92,11 @@ export class ChildSigner extends EventEmitter {
     return this.#child?.pid;
   }
 
+  /** True while a child runs with the token open (false while it is restarted). */
+  get up(): boolean {
+    return this.#ready;
+  }
+
   get restarts(): number {
     return this.#restarts;
   }
@@ -278,7 +283,8 @@ export class ChildSigner extends EventEmitter {
     }
     const max = this.#opts.maxAttempts ?? 3;
     this.#opts.logger?.error(
-      { pid, code, signal, inFlight: held.length, token: this.#opts.token },
+      // `signerPid`: pino's own `pid` is this process's; a second `pid` key breaks JSON ingesters.
+      { signerPid: pid, code, signal, inFlight: held.length, token: this.#opts.token },
       'HSM signer process died; restarting it and retrying its requests',
     );
     this.emit('crash', { pid, code, signal, inFlight: held.length });
@@ -308,7 +314,7 @@ export class ChildSigner extends EventEmitter {
           this.#restarts += 1;
           this.#backoffMs = 50;
           this.#opts.logger?.info(
-            { pid: this.pid, restarts: this.#restarts },
+            { signerPid: this.pid, restarts: this.#restarts },
             'HSM signer restarted',
           );
           this.emit('restart', { pid: this.pid, restarts: this.#restarts });

@@ -82,3 +82,9 @@ process.on('disconnect', () => {
   token?.close();
   process.exit(0);
 });
+
+// A stop signal sent to the whole process group (systemd's default KillMode, Ctrl-C in a
+// terminal) is the parent's to act on: it finishes its signatures, then disconnects us.
+// Dying here first would fail those signatures and look like a crash.
+process.on('SIGTERM', () => {});
+process.on('SIGINT', () => {});

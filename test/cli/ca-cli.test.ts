@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -166,6 +167,24 @@ t.test('ca init, hsm keygen, hsm csr, ca issue, ca revoke, ca crl: openssl agree
   );
   t.equal(reader.status, 0, reader.out);
   t.match(ok(t, 'ca', 'list', '--db', 'ca.db'), new RegExp(`${serial}.*revoked.*keyCompromise`));
+});
+
+t.test('ca list | head: a reader that leaves early ends the command quietly', async (t) => {
+  const child = spawn(process.execPath, [BIN, 'ca', 'list', '--db', 'ca.db'], {
+    env,
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // The reader is gone before the command writes its first line: every write gets EPIPE.
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
+  t.equal(stderr, '', 'nothing on stderr (no EPIPE stack trace)');
+  t.equal(code, 0);
+  t.equal(signal, null);
 });
 
 t.test('bad input reaches the operator as a stable code, nothing is written', async (t) => {
