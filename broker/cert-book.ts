@@ -28,6 +28,11 @@ export class CertificateBook {
     return this.#byKid.size;
   }
 
+  /** Every certificate held (DER), for the expiry gauge. */
+  all(): Uint8Array[] {
+    return [...this.#byKid.values()];
+  }
+
   /** Adds every certificate in the given PEM files or directories (*.pem, one cert each). */
   loadPaths(paths: readonly string[]): number {
     let n = 0;

@@ -16,12 +16,13 @@
  *                                           (≤ 1000 items, ≤ 8 MiB of bodies but at least one item:
  *                                           the chain feed by range, for replicas catching up)
  *   GET /certificate/{kid hex}              { kid, der }  (a signing certificate the chain names)
- *   GET /metrics /healthz /readyz
+ *   GET /metrics /healthz /readyz            (ops/health.ts: { service, status, ok, reasons, detail })
  * Errors: 400 (bad parameter), 404 (unknown height or hash), JSON { error }.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fromHex, toHex } from '../core/bytes.js';
+import { health, sendHealth } from '../ops/health.js';
 import type { Logger } from '../ops/log.js';
 import { anchorCovering } from './anchor-lookup.js';
 import type { ChainStore } from './chain-store.js';
@@ -32,7 +33,8 @@ export interface HttpApiOptions {
   readonly store: ChainStore;
   readonly metrics: NotaryMetrics;
   readonly latestCheckpoint: () => Uint8Array | undefined;
-  readonly ready: () => boolean;
+  /** Why submissions are not taken now (empty: ready); see Notary.start. */
+  readonly ready: () => readonly string[];
   readonly host?: string;
   readonly port: number;
   readonly log?: Logger | undefined;
@@ -105,10 +107,11 @@ export class HttpApi {
         res.writeHead(200, { 'content-type': this.#o.metrics.registry.contentType }).end(text);
         return;
       }
-      if (url.pathname === '/healthz') return void res.writeHead(200).end('ok\n');
+      if (url.pathname === '/healthz') {
+        return sendHealth(res, health('notary', [], { size: this.#o.store.size }));
+      }
       if (url.pathname === '/readyz') {
-        const ok = this.#o.ready();
-        return void res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
+        return sendHealth(res, health('notary', this.#o.ready(), { size: this.#o.store.size }));
       }
       const route = this.#routes.find(([re]) => re.test(url.pathname));
       if (!route) throw new HttpError(404, `no such resource: ${url.pathname}`);

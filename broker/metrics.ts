@@ -2,7 +2,8 @@
  * Prometheus metrics of one notary (prom-client, own registry so two notaries in one
  * process — tests, demo — never collide).
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from '../ops/process-metrics.js';
 
 export class NotaryMetrics {
   lastCheckpointAt = 0;
@@ -73,6 +74,6 @@ export class NotaryMetrics {
   });
 
   constructor(opts: { defaults?: boolean } = {}) {
-    if (opts.defaults) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaults) registerProcessMetrics(this.registry);
   }
 }

@@ -150,7 +150,10 @@ export class Notary {
             store,
             metrics,
             latestCheckpoint: () => cp.latest,
-            ready: () => notary !== undefined && !notary.#stopped && b.server.listening,
+            ready: () => [
+              ...(notary === undefined ? ['starting'] : notary.#stopped ? ['stopping'] : []),
+              ...(b.server.listening ? [] : ['mqtt-not-listening']),
+            ],
             port: o.http.port,
             ...(o.http.host === undefined ? {} : { host: o.http.host }),
             log,

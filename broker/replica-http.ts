@@ -1,11 +1,12 @@
 /**
  * The replica's own small HTTP face: GET /metrics (prom-client), /healthz (the process
  * is up), /readyz (200 only while following a notary with a verified copy: 503 while
- * catching up, retrying, refused or forked) and /status (JSON: state, size, notaryId,
+ * catching up, retrying, refused or forked; both in ops/health.ts's JSON shape) and /status (JSON: state, size, notaryId,
  * last refusal).
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import { health, sendHealth } from '../ops/health.js';
 import type { Replica } from './replica.js';
 
 export async function startReplicaHttp(
@@ -16,10 +17,12 @@ export async function startReplicaHttp(
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://replica').pathname;
     if (req.method !== 'GET') return void res.writeHead(405).end('GET only\n');
-    if (path === '/healthz') return void res.writeHead(200).end('ok\n');
+    const detail = { state: replica.state, size: replica.size };
+    if (path === '/healthz') return sendHealth(res, health('replica', [], detail));
     if (path === '/readyz') {
-      const ok = replica.state === 'following';
-      return void res.writeHead(ok ? 200 : 503).end(`${replica.state}\n`);
+      // The state names the reason: syncing, retrying, refused, forked, stopped.
+      const following = replica.state === 'following';
+      return sendHealth(res, health('replica', following ? [] : [replica.state], detail));
     }
     if (path === '/status') {
       const r = replica.lastRefusal;

@@ -1,5 +1,6 @@
 /** Prometheus metrics of one replica (prom-client, own registry). */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { registerProcessMetrics } from '../ops/process-metrics.js';
 
 export class ReplicaMetrics {
   readonly registry = new Registry();
@@ -47,6 +48,6 @@ export class ReplicaMetrics {
   });
 
   constructor(opts: { defaults?: boolean } = {}) {
-    if (opts.defaults) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaults) registerProcessMetrics(this.registry);
   }
 }

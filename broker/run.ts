@@ -11,7 +11,9 @@ import { kidOfCertificate } from '../core/kid.js';
 import { digestSigner, type Signer } from '../core/signer.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
+import { registerCertificateExpiry } from '../ops/cert-metrics.js';
 import type { Logger } from '../ops/log.js';
+import { registerSignerMetrics } from '../ops/signer-metrics.js';
 import { CertificateBook } from './cert-book.js';
 import type { NotaryConfig } from './config.js';
 import { CrlFollower } from './crl-follower.js';
@@ -70,6 +72,16 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
     const n = certs.loadPaths(c.certificates);
     log.info({ certificates: n }, 'submitter certificates loaded');
     const metrics = new NotaryMetrics({ defaults: true });
+    registerSignerMetrics(metrics.registry, child, c.token.label);
+    registerCertificateExpiry(metrics.registry, [
+      { usage: 'signing', certificate: signingCert },
+      { usage: 'tls', certificate: readFileSync(c.tls.cert, 'utf8') },
+      { usage: 'root', certificate: new Uint8Array(trust.root.rawData) },
+      ...certs.all().map((der) => ({ usage: 'peer' as const, certificate: der })),
+      ...(c.upstream?.signingCert
+        ? [{ usage: 'peer' as const, certificate: certDer(c.upstream.signingCert) }]
+        : []),
+    ]);
     const notary = await Notary.start({
       notaryId: c.notaryId,
       dbPath: c.db,

@@ -12,7 +12,11 @@ import { equalBytes } from '../core/bytes.js';
 import type { ReadingLimits } from '../core/reading-schema.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
+import { registerCertificateExpiry } from '../ops/cert-metrics.js';
+import { type Health, health } from '../ops/health.js';
 import type { Logger } from '../ops/log.js';
+import { registerProcessMetrics } from '../ops/process-metrics.js';
+import { registerSignerMetrics } from '../ops/signer-metrics.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
 import { crlFile } from './crl-file.js';
@@ -20,7 +24,7 @@ import { DeviceBroker } from './device-broker.js';
 import { GatewayCode, GatewayError } from './errors.js';
 import { ExternalDeviceBroker } from './external-broker.js';
 import { hsmBlockSigner, timedSigner } from './hsm-signer.js';
-import { OpsHttp, type Probe } from './http.js';
+import { OpsHttp } from './http.js';
 import { Intake } from './intake.js';
 import { type GatewayMetrics, gatewayMetrics } from './metrics.js';
 import { trustNotary } from './notary-trust.js';
@@ -30,6 +34,7 @@ import { runRetention } from './retention.js';
 import { Sealer } from './sealer.js';
 import { Spool } from './spool.js';
 import { Uplink, type UplinkStatus } from './uplink.js';
+import { watchedCertificates } from './watched-certs.js';
 
 function readText(path: string, what: string): string {
   try {
@@ -118,8 +123,9 @@ export class Gateway {
       );
     }
     const certDer = new Uint8Array(new X509Certificate(certPem).rawData);
+    const notaryPem = readText(cfg.notary.certificate, 'notary certificate');
     const notary = await trustNotary({
-      certificate: readText(cfg.notary.certificate, 'notary certificate'),
+      certificate: notaryPem,
       root,
       crl,
       notaryId: cfg.notary.id,
@@ -142,6 +148,12 @@ export class Gateway {
         );
       }
       const metrics = gatewayMetrics();
+      registerProcessMetrics(metrics.registry);
+      registerSignerMetrics(metrics.registry, signer, cfg.hsm.token);
+      registerCertificateExpiry(
+        metrics.registry,
+        watchedCertificates(cfg, { own: certPem, root, notary: notaryPem }),
+      );
       const spool = await Spool.open(cfg.db);
       started.push(spool);
       const intake = new Intake(spool, {
@@ -281,8 +293,8 @@ export class Gateway {
         refresh: async () => {
           await gw?.refreshGauges();
         },
-        health: async () => (gw ? gw.health() : { ok: false, detail: { starting: true } }),
-        ready: async () => (gw ? gw.readiness() : { ok: false, detail: { starting: true } }),
+        health: async () => (gw ? gw.health() : health('gateway', ['starting'])),
+        ready: async () => (gw ? gw.readiness() : health('gateway', ['starting'])),
       });
       gw = new Gateway({
         cfg,
@@ -333,35 +345,37 @@ export class Gateway {
     return uplink;
   }
 
-  async health(): Promise<Probe> {
+  async health(): Promise<Health> {
     const head = await this.spool.head();
-    return { ok: true, detail: { lastBlock: head.seq } };
+    return health('gateway', [], { lastBlock: head.seq });
   }
 
-  async readiness(): Promise<Probe> {
+  async readiness(): Promise<Health> {
     const uplink = await this.refreshGauges();
     const b = this.spool.backlog();
     const pushback = this.#intake.overloaded;
     const closing = this.#closing !== undefined;
     const externalDown = this.external !== undefined && !this.external.connected;
     const accepting = !pushback && !closing && !externalDown;
-    return {
-      ok: accepting,
-      detail: {
-        acceptingReadings: accepting,
-        ...(this.external ? { deviceBrokerConnected: !externalDown } : {}),
-        pushback,
-        closing,
-        backlogReadings: b.readings,
-        backlogBytes: b.bytes,
-        // A notary outage does not stop intake (readings spool, blocks wait on disk);
-        // it is reported so an operator sees how long and how much is waiting.
-        uplinkConnected: uplink.connected,
-        uplinkDownForMs: uplink.downForMs,
-        unreceiptedBlocks: uplink.unreceiptedBlocks,
-        oldestUnreceiptedAgeMs: uplink.oldestUnreceiptedAgeMs,
-      },
-    };
+    const reasons = [
+      ...(pushback ? ['pushback'] : []),
+      ...(closing ? ['closing'] : []),
+      ...(externalDown ? ['device-broker-down'] : []),
+    ];
+    return health('gateway', reasons, {
+      acceptingReadings: accepting,
+      ...(this.external ? { deviceBrokerConnected: !externalDown } : {}),
+      pushback,
+      closing,
+      backlogReadings: b.readings,
+      backlogBytes: b.bytes,
+      // A notary outage does not stop intake (readings spool, blocks wait on disk);
+      // it is reported so an operator sees how long and how much is waiting.
+      uplinkConnected: uplink.connected,
+      uplinkDownForMs: uplink.downForMs,
+      unreceiptedBlocks: uplink.unreceiptedBlocks,
+      oldestUnreceiptedAgeMs: uplink.oldestUnreceiptedAgeMs,
+    });
   }
 
   /** Graceful shutdown; idempotent. */

@@ -1,16 +1,13 @@
 /**
  * Operations endpoints on a small node:http server: GET /metrics (Prometheus text),
  * /healthz (the process and its database answer), /readyz (200 while readings are
- * accepted; 503 with the reasons during pushback or shutdown).
+ * accepted; 503 with the reasons during pushback or shutdown), both in the JSON shape
+ * of ops/health.ts.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-
-export interface Probe {
-  readonly ok: boolean;
-  readonly detail: Record<string, unknown>;
-}
+import { type Health, probeFailed, sendHealth } from '../ops/health.js';
 
 export interface OpsHttpOptions {
   host: string;
@@ -18,8 +15,8 @@ export interface OpsHttpOptions {
   registry: Registry;
   /** Called before each scrape to refresh gauges. */
   refresh: () => Promise<void>;
-  health: () => Promise<Probe>;
-  ready: () => Promise<Probe>;
+  health: () => Promise<Health>;
+  ready: () => Promise<Health>;
 }
 
 export class OpsHttp {
@@ -35,11 +32,10 @@ export class OpsHttp {
         res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
         res.end(body);
       };
-      const probe = (p: Promise<Probe>) =>
+      const probe = (p: Promise<Health>) =>
         p.then(
-          (r) => send(r.ok ? 200 : 503, 'application/json', JSON.stringify(r)),
-          (err: unknown) =>
-            send(503, 'application/json', JSON.stringify({ ok: false, error: String(err) })),
+          (h) => sendHealth(res, h),
+          (err: unknown) => sendHealth(res, probeFailed('gateway', err)),
         );
       if (req.method !== 'GET') return send(405, 'text/plain', 'GET only\n');
       const url = (req.url ?? '/').split('?')[0];

@@ -89,7 +89,13 @@ t.test('follow, stop, export and verify; resume; exit 3 on a live fork', async (
   t.equal((await run1.line('copy verified')).size, 4);
   const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
   t.equal(ready.status, 200);
-  t.equal(await ready.text(), 'following\n');
+  t.same(await ready.json(), {
+    service: 'replica',
+    status: 'ok',
+    ok: true,
+    reasons: [],
+    detail: { state: 'following', size: 4 },
+  });
   t.match(
     await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
     /medchain_replica_entries 4/,

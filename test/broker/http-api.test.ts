@@ -95,8 +95,17 @@ t.test('blocks, errors, metrics, health', async (t) => {
   const metrics = await get('/metrics');
   t.match(metrics.text, /medchain_notary_entries 11/);
   t.match(metrics.text, /medchain_notary_sign_seconds_count/);
-  t.equal((await get('/healthz')).status, 200);
-  t.equal((await get('/readyz')).status, 200);
+  for (const probe of ['/healthz', '/readyz']) {
+    const r = await get(probe);
+    t.equal(r.status, 200, probe);
+    t.same(JSON.parse(r.text), {
+      service: 'notary',
+      status: 'ok',
+      ok: true,
+      reasons: [],
+      detail: { size: 11 },
+    });
+  }
   const post = await fetch(`${base}/checkpoint`, { method: 'POST' });
   t.equal(post.status, 405);
 });

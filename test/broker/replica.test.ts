@@ -239,7 +239,7 @@ t.test('a second face of the notary showing another head is a fork (not a prefix
     store: notary.store,
     metrics: new NotaryMetrics(),
     latestCheckpoint: () => shown,
-    ready: () => true,
+    ready: () => [],
     port: 0,
   });
   t.teardown(() => face.close());

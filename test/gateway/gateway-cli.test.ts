@@ -241,6 +241,15 @@ t.test(
 
     const ready = await fetch(`http://127.0.0.1:${g2.httpPort}/readyz`);
     t.equal(ready.status, 200);
+    t.match(await ready.json(), { service: 'gateway', status: 'ok', ok: true, reasons: [] });
+    const healthz = await fetch(`http://127.0.0.1:${g2.httpPort}/healthz`);
+    t.match(await healthz.json(), {
+      service: 'gateway',
+      status: 'ok',
+      ok: true,
+      reasons: [],
+      detail: { lastBlock: Number },
+    });
     const metrics = await (await fetch(`http://127.0.0.1:${g2.httpPort}/metrics`)).text();
     t.match(metrics, /medchain_gateway_readings_accepted_total \d+/);
     t.match(metrics, /medchain_gateway_uplink_connected 1/);
@@ -551,7 +560,13 @@ t.test('pushback: no PUBACK, /readyz 503 and the gauge, until receipts make room
   }
   const notReady = await ready();
   t.equal(notReady.status, 503);
-  t.match(await notReady.json(), { ok: false, detail: { pushback: true, backlogReadings: 3 } });
+  t.match(await notReady.json(), {
+    service: 'gateway',
+    status: 'not-ready',
+    ok: false,
+    reasons: ['pushback'],
+    detail: { pushback: true, backlogReadings: 3 },
+  });
   t.match(
     await (await fetch(`http://127.0.0.1:${g.httpPort}/metrics`)).text(),
     /medchain_gateway_pushback 1/,
