@@ -15,6 +15,9 @@ import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
 import type { Logger } from '../ops/log.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
+import { consoleAccess, GatewayConsole } from './console.js';
+import { crlStatus, gatewayCertificates } from './console-certs.js';
+import type { GatewayStatus } from './console-pages.js';
 import { crlFile } from './crl-file.js';
 import { DeviceBroker } from './device-broker.js';
 import { GatewayCode, GatewayError } from './errors.js';
@@ -283,6 +286,23 @@ export class Gateway {
         },
         health: async () => (gw ? gw.health() : { ok: false, detail: { starting: true } }),
         ready: async () => (gw ? gw.readiness() : { ok: false, detail: { starting: true } }),
+        ...(cfg.http.console.enabled
+          ? {
+              console: new GatewayConsole({
+                gatewayId: cfg.gatewayId,
+                access: consoleAccess(cfg.http.console, readText),
+                metrics,
+                status: async () => {
+                  if (!gw) throw new GatewayError(GatewayCode.Config, 'the gateway is starting');
+                  return gw.consoleStatus();
+                },
+                devices: (limit) => spool.deviceActivity(limit),
+                certificates: gatewayCertificates(cfg),
+                crl: () => crlStatus(cfg.crl),
+                log,
+              }),
+            }
+          : {}),
       });
       gw = new Gateway({
         cfg,
@@ -331,6 +351,23 @@ export class Gateway {
     const erased = await this.spool.db.get<{ n: number }>('SELECT count(*) AS n FROM erasures');
     this.metrics.erasedBlocks.set(erased?.n ?? 0);
     return uplink;
+  }
+
+  /** What the console's status page shows (gateway/console-pages.ts). */
+  async consoleStatus(): Promise<GatewayStatus> {
+    const uplink = await this.refreshGauges();
+    const b = this.spool.backlog();
+    const [oldest] = await this.spool.unreceipted(1, 1);
+    return {
+      gatewayId: this.#cfg.gatewayId,
+      notaryId: this.#cfg.notary.id,
+      uplink,
+      backlogReadings: b.readings,
+      backlogBytes: b.bytes,
+      pushback: this.#intake.overloaded,
+      lastBlock: (await this.spool.head()).seq,
+      oldestUnreceipted: oldest ? { seq: oldest.seq, sealedAt: oldest.sealedAt } : undefined,
+    };
   }
 
   async health(): Promise<Probe> {
