@@ -13,6 +13,7 @@ import type { ReadingLimits } from '../core/reading-schema.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
 import type { Logger } from '../ops/log.js';
+import { SqliteDb } from '../ops/sqlite.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
 import { crlFile } from './crl-file.js';
@@ -52,6 +53,7 @@ export class Gateway {
   readonly #batcher: Batcher;
   readonly #uplink: Uplink;
   readonly #signer: ChildSigner;
+  readonly #registryDb: SqliteDb;
   readonly #cfg: GatewayConfig;
   readonly #log: Logger;
   readonly #pruneTimer: NodeJS.Timeout;
@@ -67,6 +69,7 @@ export class Gateway {
     batcher: Batcher;
     uplink: Uplink;
     signer: ChildSigner;
+    registryDb: SqliteDb;
     broker: DeviceBroker | undefined;
     external: ExternalDeviceBroker | undefined;
     http: OpsHttp;
@@ -79,6 +82,7 @@ export class Gateway {
     this.#batcher = p.batcher;
     this.#uplink = p.uplink;
     this.#signer = p.signer;
+    this.#registryDb = p.registryDb;
     this.broker = p.broker;
     this.external = p.external;
     this.http = p.http;
@@ -144,6 +148,10 @@ export class Gateway {
       const metrics = gatewayMetrics();
       const spool = await Spool.open(cfg.db);
       started.push(spool);
+      // Device lookups at CONNECT get a connection of their own (WAL readers run beside
+      // the writer), so a CONNECT flood never queues in front of the spool's commits.
+      const registryDb = await SqliteDb.open(cfg.db);
+      started.push(registryDb);
       const intake = new Intake(spool, {
         maxBatch: cfg.spool.maxCommitBatch,
         maxBacklogReadings: cfg.spool.maxBacklogReadings,
@@ -260,7 +268,7 @@ export class Gateway {
                     : undefined,
                 }
               : undefined,
-            registry: new DeviceRegistry(spool.db),
+            registry: new DeviceRegistry(registryDb),
             intake,
             metrics,
             log,
@@ -293,6 +301,7 @@ export class Gateway {
         batcher,
         uplink,
         signer,
+        registryDb,
         broker,
         external,
         http,
@@ -383,6 +392,7 @@ export class Gateway {
     await this.#uplink.close();
     await this.#signer.close();
     await this.http.close();
+    await this.#registryDb.close();
     await this.spool.close();
     log.info('gateway stopped');
   }
