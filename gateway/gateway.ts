@@ -13,8 +13,12 @@ import type { ReadingLimits } from '../core/reading-schema.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
 import type { Logger } from '../ops/log.js';
+import { SqliteDb } from '../ops/sqlite.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
+import { consoleAccess, GatewayConsole } from './console.js';
+import { crlStatus, gatewayCertificates } from './console-certs.js';
+import type { GatewayStatus } from './console-pages.js';
 import { crlFile } from './crl-file.js';
 import { DeviceBroker } from './device-broker.js';
 import { GatewayCode, GatewayError } from './errors.js';
@@ -52,6 +56,7 @@ export class Gateway {
   readonly #batcher: Batcher;
   readonly #uplink: Uplink;
   readonly #signer: ChildSigner;
+  readonly #registryDb: SqliteDb;
   readonly #cfg: GatewayConfig;
   readonly #log: Logger;
   readonly #pruneTimer: NodeJS.Timeout;
@@ -67,6 +72,7 @@ export class Gateway {
     batcher: Batcher;
     uplink: Uplink;
     signer: ChildSigner;
+    registryDb: SqliteDb;
     broker: DeviceBroker | undefined;
     external: ExternalDeviceBroker | undefined;
     http: OpsHttp;
@@ -79,6 +85,7 @@ export class Gateway {
     this.#batcher = p.batcher;
     this.#uplink = p.uplink;
     this.#signer = p.signer;
+    this.#registryDb = p.registryDb;
     this.broker = p.broker;
     this.external = p.external;
     this.http = p.http;
@@ -144,6 +151,10 @@ export class Gateway {
       const metrics = gatewayMetrics();
       const spool = await Spool.open(cfg.db);
       started.push(spool);
+      // Device lookups at CONNECT get a connection of their own (WAL readers run beside
+      // the writer), so a CONNECT flood never queues in front of the spool's commits.
+      const registryDb = await SqliteDb.open(cfg.db);
+      started.push(registryDb);
       const intake = new Intake(spool, {
         maxBatch: cfg.spool.maxCommitBatch,
         maxBacklogReadings: cfg.spool.maxBacklogReadings,
@@ -260,7 +271,7 @@ export class Gateway {
                     : undefined,
                 }
               : undefined,
-            registry: new DeviceRegistry(spool.db),
+            registry: new DeviceRegistry(registryDb),
             intake,
             metrics,
             log,
@@ -283,6 +294,23 @@ export class Gateway {
         },
         health: async () => (gw ? gw.health() : { ok: false, detail: { starting: true } }),
         ready: async () => (gw ? gw.readiness() : { ok: false, detail: { starting: true } }),
+        ...(cfg.http.console.enabled
+          ? {
+              console: new GatewayConsole({
+                gatewayId: cfg.gatewayId,
+                access: consoleAccess(cfg.http.console, readText),
+                metrics,
+                status: async () => {
+                  if (!gw) throw new GatewayError(GatewayCode.Config, 'the gateway is starting');
+                  return gw.consoleStatus();
+                },
+                devices: (limit) => spool.deviceActivity(limit),
+                certificates: gatewayCertificates(cfg),
+                crl: () => crlStatus(cfg.crl),
+                log,
+              }),
+            }
+          : {}),
       });
       gw = new Gateway({
         cfg,
@@ -293,6 +321,7 @@ export class Gateway {
         batcher,
         uplink,
         signer,
+        registryDb,
         broker,
         external,
         http,
@@ -331,6 +360,23 @@ export class Gateway {
     const erased = await this.spool.db.get<{ n: number }>('SELECT count(*) AS n FROM erasures');
     this.metrics.erasedBlocks.set(erased?.n ?? 0);
     return uplink;
+  }
+
+  /** What the console's status page shows (gateway/console-pages.ts). */
+  async consoleStatus(): Promise<GatewayStatus> {
+    const uplink = await this.refreshGauges();
+    const b = this.spool.backlog();
+    const [oldest] = await this.spool.unreceipted(1, 1);
+    return {
+      gatewayId: this.#cfg.gatewayId,
+      notaryId: this.#cfg.notary.id,
+      uplink,
+      backlogReadings: b.readings,
+      backlogBytes: b.bytes,
+      pushback: this.#intake.overloaded,
+      lastBlock: (await this.spool.head()).seq,
+      oldestUnreceipted: oldest ? { seq: oldest.seq, sealedAt: oldest.sealedAt } : undefined,
+    };
   }
 
   async health(): Promise<Probe> {
@@ -383,6 +429,7 @@ export class Gateway {
     await this.#uplink.close();
     await this.#signer.close();
     await this.http.close();
+    await this.#registryDb.close();
     await this.spool.close();
     log.info('gateway stopped');
   }
