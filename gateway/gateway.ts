@@ -31,6 +31,7 @@ import { trustNotary } from './notary-trust.js';
 import { loadReaders } from './readers.js';
 import { DeviceRegistry } from './registry.js';
 import { runRetention } from './retention.js';
+import { SealThread } from './seal-thread.js';
 import { Sealer } from './sealer.js';
 import { Spool } from './spool.js';
 import { Uplink, type UplinkStatus } from './uplink.js';
@@ -160,8 +161,11 @@ export class Gateway {
         maxBacklogReadings: cfg.spool.maxBacklogReadings,
         maxBacklogBytes: cfg.spool.maxBacklogBytes,
       });
+      const sealThread = new SealThread();
+      started.push(sealThread);
       const sealer = new Sealer({
         spool,
+        blockSealer: sealThread,
         gatewayId: cfg.gatewayId,
         signer: timedSigner(hsmBlockSigner(signer, cfg.hsm.key, certDer), (s) =>
           metrics.signSeconds.observe(s),
@@ -173,6 +177,7 @@ export class Gateway {
         maxBytes: cfg.batch.maxBytes,
       });
       const batcher = new Batcher(spool, sealer, cfg.batch, log);
+      batcher.onClosed = () => sealThread.close();
       const uplink = new Uplink({
         url: cfg.notary.url,
         tls: cfg.notary.tls
