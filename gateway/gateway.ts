@@ -17,8 +17,12 @@ import { type Health, health } from '../ops/health.js';
 import type { Logger } from '../ops/log.js';
 import { registerProcessMetrics } from '../ops/process-metrics.js';
 import { registerSignerMetrics } from '../ops/signer-metrics.js';
+import { SqliteDb } from '../ops/sqlite.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
+import { consoleAccess, GatewayConsole } from './console.js';
+import { crlStatus, gatewayCertificates } from './console-certs.js';
+import type { GatewayStatus } from './console-pages.js';
 import { crlFile } from './crl-file.js';
 import { DeviceBroker } from './device-broker.js';
 import { GatewayCode, GatewayError } from './errors.js';
@@ -31,6 +35,7 @@ import { trustNotary } from './notary-trust.js';
 import { loadReaders } from './readers.js';
 import { DeviceRegistry } from './registry.js';
 import { runRetention } from './retention.js';
+import { SealThread } from './seal-thread.js';
 import { Sealer } from './sealer.js';
 import { Spool } from './spool.js';
 import { Uplink, type UplinkStatus } from './uplink.js';
@@ -57,6 +62,7 @@ export class Gateway {
   readonly #batcher: Batcher;
   readonly #uplink: Uplink;
   readonly #signer: ChildSigner;
+  readonly #registryDb: SqliteDb;
   readonly #cfg: GatewayConfig;
   readonly #log: Logger;
   readonly #pruneTimer: NodeJS.Timeout;
@@ -72,6 +78,7 @@ export class Gateway {
     batcher: Batcher;
     uplink: Uplink;
     signer: ChildSigner;
+    registryDb: SqliteDb;
     broker: DeviceBroker | undefined;
     external: ExternalDeviceBroker | undefined;
     http: OpsHttp;
@@ -84,6 +91,7 @@ export class Gateway {
     this.#batcher = p.batcher;
     this.#uplink = p.uplink;
     this.#signer = p.signer;
+    this.#registryDb = p.registryDb;
     this.broker = p.broker;
     this.external = p.external;
     this.http = p.http;
@@ -156,13 +164,20 @@ export class Gateway {
       );
       const spool = await Spool.open(cfg.db);
       started.push(spool);
+      // Device lookups at CONNECT get a connection of their own (WAL readers run beside
+      // the writer), so a CONNECT flood never queues in front of the spool's commits.
+      const registryDb = await SqliteDb.open(cfg.db);
+      started.push(registryDb);
       const intake = new Intake(spool, {
         maxBatch: cfg.spool.maxCommitBatch,
         maxBacklogReadings: cfg.spool.maxBacklogReadings,
         maxBacklogBytes: cfg.spool.maxBacklogBytes,
       });
+      const sealThread = new SealThread();
+      started.push(sealThread);
       const sealer = new Sealer({
         spool,
+        blockSealer: sealThread,
         gatewayId: cfg.gatewayId,
         signer: timedSigner(hsmBlockSigner(signer, cfg.hsm.key, certDer), (s) =>
           metrics.signSeconds.observe(s),
@@ -174,6 +189,7 @@ export class Gateway {
         maxBytes: cfg.batch.maxBytes,
       });
       const batcher = new Batcher(spool, sealer, cfg.batch, log);
+      batcher.onClosed = () => sealThread.close();
       const uplink = new Uplink({
         url: cfg.notary.url,
         tls: cfg.notary.tls
@@ -272,7 +288,7 @@ export class Gateway {
                     : undefined,
                 }
               : undefined,
-            registry: new DeviceRegistry(spool.db),
+            registry: new DeviceRegistry(registryDb),
             intake,
             metrics,
             log,
@@ -295,6 +311,23 @@ export class Gateway {
         },
         health: async () => (gw ? gw.health() : health('gateway', ['starting'])),
         ready: async () => (gw ? gw.readiness() : health('gateway', ['starting'])),
+        ...(cfg.http.console.enabled
+          ? {
+              console: new GatewayConsole({
+                gatewayId: cfg.gatewayId,
+                access: consoleAccess(cfg.http.console, readText),
+                metrics,
+                status: async () => {
+                  if (!gw) throw new GatewayError(GatewayCode.Config, 'the gateway is starting');
+                  return gw.consoleStatus();
+                },
+                devices: (limit) => spool.deviceActivity(limit),
+                certificates: gatewayCertificates(cfg),
+                crl: () => crlStatus(cfg.crl),
+                log,
+              }),
+            }
+          : {}),
       });
       gw = new Gateway({
         cfg,
@@ -305,6 +338,7 @@ export class Gateway {
         batcher,
         uplink,
         signer,
+        registryDb,
         broker,
         external,
         http,
@@ -343,6 +377,23 @@ export class Gateway {
     const erased = await this.spool.db.get<{ n: number }>('SELECT count(*) AS n FROM erasures');
     this.metrics.erasedBlocks.set(erased?.n ?? 0);
     return uplink;
+  }
+
+  /** What the console's status page shows (gateway/console-pages.ts). */
+  async consoleStatus(): Promise<GatewayStatus> {
+    const uplink = await this.refreshGauges();
+    const b = this.spool.backlog();
+    const [oldest] = await this.spool.unreceipted(1, 1);
+    return {
+      gatewayId: this.#cfg.gatewayId,
+      notaryId: this.#cfg.notary.id,
+      uplink,
+      backlogReadings: b.readings,
+      backlogBytes: b.bytes,
+      pushback: this.#intake.overloaded,
+      lastBlock: (await this.spool.head()).seq,
+      oldestUnreceipted: oldest ? { seq: oldest.seq, sealedAt: oldest.sealedAt } : undefined,
+    };
   }
 
   async health(): Promise<Health> {
@@ -397,6 +448,7 @@ export class Gateway {
     await this.#uplink.close();
     await this.#signer.close();
     await this.http.close();
+    await this.#registryDb.close();
     await this.spool.close();
     log.info('gateway stopped');
   }

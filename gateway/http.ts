@@ -2,10 +2,10 @@
  * Operations endpoints on a small node:http server: GET /metrics (Prometheus text),
  * /healthz (the process and its database answer), /readyz (200 while readings are
  * accepted; 503 with the reasons during pushback or shutdown), both in the JSON shape
- * of ops/health.ts.
+ * of ops/health.ts; /console (HTML).
  */
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { type Health, probeFailed, sendHealth } from '../ops/health.js';
 
@@ -17,6 +17,10 @@ export interface OpsHttpOptions {
   refresh: () => Promise<void>;
   health: () => Promise<Health>;
   ready: () => Promise<Health>;
+  /** The web console under /console (gateway/console.ts); it checks who may see it. */
+  console?: {
+    handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
+  };
 }
 
 export class OpsHttp {
@@ -50,6 +54,8 @@ export class OpsHttp {
         probe(o.health());
       } else if (url === '/readyz') {
         probe(o.ready());
+      } else if (o.console && (url === '/console' || url?.startsWith('/console/'))) {
+        void o.console.handle(req, res, url);
       } else {
         send(404, 'text/plain', 'not found\n');
       }

@@ -146,7 +146,10 @@ export class Uplink {
     o.metrics.uplinkConnected.set(1);
     o.log.info({ url: o.url }, 'uplink connected');
     this.#client.subscribe(topics.receipt(o.notaryId, o.gatewayId), { qos: 1 }, (err) => {
-      if (err) o.log.error({ err: err.message }, 'uplink: subscribe to receipts failed');
+      // A stop that cuts the SUBACK short is no failure (each connect subscribes again).
+      if (err && !this.#closed) {
+        o.log.error({ err: err.message }, 'uplink: subscribe to receipts failed');
+      }
     });
     this.#resendBelow = 0;
     this.#restart(0);
