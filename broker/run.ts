@@ -4,6 +4,7 @@
  * (root, CRL file followed for changes), known certificates, then Notary.start and,
  * when configured, upstream anchoring. stop() undoes it in reverse.
  */
+
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { X509Certificate } from '../ca/x509.js';
 import { equalBytes } from '../core/bytes.js';
@@ -11,6 +12,7 @@ import { kidOfCertificate } from '../core/kid.js';
 import { digestSigner, type Signer } from '../core/signer.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
+import { DbLock } from '../ops/db-lock.js';
 import type { Logger } from '../ops/log.js';
 import { CertificateBook } from './cert-book.js';
 import type { NotaryConfig } from './config.js';
@@ -53,6 +55,17 @@ export function tokenSigner(child: ChildSigner, keyLabel: string, cert: Uint8Arr
 }
 
 export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNotary> {
+  // Before anything else: a second notary on this database stops here (STORE_IN_USE).
+  const lock = await DbLock.acquire(c.db, 'notary');
+  try {
+    return await startLocked(c, log, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(c: NotaryConfig, log: Logger, lock: DbLock): Promise<RunningNotary> {
   const pin = readPin({ file: c.token.pinFile, env: USER_PIN_ENV, what: 'notary token user PIN' });
   const keyLabel = c.token.key ?? c.notaryId;
   const child = await ChildSigner.start({
@@ -145,6 +158,7 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
         await upstream?.stop();
         await notary.stop();
         await child.close();
+        await lock.release();
       },
     };
   } catch (err) {
