@@ -52,7 +52,11 @@ export function tokenSigner(child: ChildSigner, keyLabel: string, cert: Uint8Arr
   return digestSigner(kidOfCertificate(cert), (d) => child.signDigest(keyLabel, d));
 }
 
-export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNotary> {
+/** The notary's token opened as its config says: the signer of receipts and checkpoints. */
+export async function openNotarySigner(
+  c: NotaryConfig,
+  log: Logger,
+): Promise<{ signer: Signer; signingCert: Uint8Array; child: ChildSigner }> {
   const pin = readPin({ file: c.token.pinFile, env: USER_PIN_ENV, what: 'notary token user PIN' });
   const keyLabel = c.token.key ?? c.notaryId;
   const child = await ChildSigner.start({
@@ -64,7 +68,16 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
   });
   try {
     const signingCert = certDer(c.signingCert);
-    const signer = tokenSigner(child, keyLabel, signingCert);
+    return { signer: tokenSigner(child, keyLabel, signingCert), signingCert, child };
+  } catch (err) {
+    await child.close();
+    throw err;
+  }
+}
+
+export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNotary> {
+  const { signer, signingCert, child } = await openNotarySigner(c, log);
+  try {
     const trust = Trust.fromFiles(c.trust.root, c.trust.crl, c.trust.skewMs);
     const certs = new CertificateBook();
     const n = certs.loadPaths(c.certificates);
@@ -128,7 +141,7 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
             cert: readFileSync(c.upstream.tls?.cert ?? c.tls.cert, 'utf8'),
             ca: trust.root.toString('pem'),
           },
-          upstreamCert: c.upstream.signingCert ? certDer(c.upstream.signingCert) : undefined,
+          upstreamCert: certDer(c.upstream.signingCert),
           store: notary.store,
           checkpointer: notary.checkpointer,
           signer,
