@@ -204,7 +204,7 @@ async function runDemo(o: DemoFlags): Promise<void> {
       const r = await readAsReader(dir, n.p.id, exported.get(n)!.file, 'reader-1', pki.rootPath);
       fhir.push(r);
       say(
-        `    ${n.p.id.padEnd(10)} ${r.ok ? `${r.readings} readings, ${r.observations} Observations -> ${r.dir}/manifest.json` : `FAILED ${r.detail}`}`,
+        `    ${n.p.id.padEnd(10)} ${r.ok ? `${r.readings} readings, ${r.observations} Observations -> ${r.dir}/manifest.json; Observation ${r.checked?.observation.slice(0, 12)}… -> Provenance -> ${r.checked?.readings} reading proofs: OK` : `FAILED ${r.detail}`}`,
       );
     }
     const observations = fhir.reduce((s, r) => s + r.observations, 0);
