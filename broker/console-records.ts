@@ -25,13 +25,7 @@ export async function checkpointsPage(store: ChainStore): Promise<Html> {
       const c = checkpointOf(r.checkpoint);
       const sig = signedBy(r.checkpoint, certs);
       return c
-        ? [
-            c.size > 0 ? entryLink(c.size) : 0,
-            iso(c.time),
-            hex(c.head),
-            hex(c.logRoot),
-            verdict(sig.ok, sig.text),
-          ]
+        ? [entryLink(c.size), iso(c.time), hex(c.head), hex(c.logRoot), verdict(sig.ok, sig.text)]
         : [r.size, iso(r.at), '', '', verdict(false, 'does not decode')];
     }),
   )}`;
