@@ -13,6 +13,7 @@ import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'nod
 import { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { ReadingLimits } from '../core/reading-schema.js';
+import { AuthLimiter, type AuthLimiterOptions } from '../ops/auth-limiter.js';
 import type { Logger } from '../ops/log.js';
 import { type CertificateAuth, deviceAuth } from './device-auth.js';
 import { devicePublish } from './device-publish.js';
@@ -64,7 +65,10 @@ export interface DeviceBrokerOptions {
   connectTimeoutMs?: number | undefined;
   drainTimeoutMs?: number | undefined;
   keepaliveLimitS?: number | undefined;
+  /** Most open device connections, logged in or not (default 10,000). */
   maxConnections?: number | undefined;
+  /** Failed-CONNECT limits per source address and overall (ops/auth-limiter.ts). */
+  authLimits?: AuthLimiterOptions | undefined;
   /** Refusals per device are logged at most once per this interval (default 60 s). */
   rejectLogIntervalMs?: number | undefined;
 }
@@ -77,6 +81,10 @@ export class DeviceBroker {
   readonly #ws: WebSocketServer | undefined;
   readonly #hasTls: boolean;
   readonly #log: Logger;
+  /** True while authentication work is being refused (readiness reason auth-saturated). */
+  readonly authSaturated: () => boolean;
+  readonly limiter: AuthLimiter;
+  #open: () => number;
 
   private constructor(
     aedes: Aedes,
@@ -85,7 +93,11 @@ export class DeviceBroker {
     wsPort: number | undefined,
     hasTls: boolean,
     log: Logger,
+    auth: { saturated: () => boolean; limiter: AuthLimiter; open: () => number },
   ) {
+    this.authSaturated = auth.saturated;
+    this.limiter = auth.limiter;
+    this.#open = auth.open;
     this.aedes = aedes;
     this.#servers = servers;
     this.#ws = ws;
@@ -96,8 +108,10 @@ export class DeviceBroker {
 
   static async start(o: DeviceBrokerOptions): Promise<DeviceBroker> {
     const log = o.log;
-    let aedes: Aedes | undefined;
     const peerCerts = new WeakMap<object, Uint8Array>();
+    const remotes = new WeakMap<object, string>();
+    const limiter = new AuthLimiter(o.authLimits);
+    const rejectLog = new RejectLog(log, o.rejectLogIntervalMs ?? 60_000);
     // One trust (Trent's root and CRL) for every listener that asks for client certificates.
     const cc = o.tls?.clientCertificates ?? o.ws?.tls?.clientCertificates;
     const auth = deviceAuth({
@@ -111,11 +125,11 @@ export class DeviceBroker {
         : undefined,
       metrics: o.metrics,
       log,
-      maxConnections: o.maxConnections ?? 10_000,
-      connectedClients: () => aedes?.connectedClients ?? 0,
+      limiter,
+      rejectLog,
+      remoteOf: (client) => remotes.get(client.conn),
     });
-    const rejectLog = new RejectLog(log, o.rejectLogIntervalMs ?? 60_000);
-    aedes = await Aedes.createBroker({
+    const a = await Aedes.createBroker({
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       drainTimeout: o.drainTimeoutMs ?? 30_000,
       keepaliveLimit: o.keepaliveLimitS ?? 0,
@@ -135,7 +149,6 @@ export class DeviceBroker {
         ...(o.limits ? { limits: o.limits } : {}),
       }),
     });
-    const a = aedes;
     a.on('clientReady', () => o.metrics.devicesConnected.set(a.connectedClients));
     a.on('clientDisconnect', () => o.metrics.devicesConnected.set(a.connectedClients));
     a.on('clientError', (client, err) =>
@@ -155,9 +168,33 @@ export class DeviceBroker {
         log.warn({ err: err.message, remote }, 'MQTT packet too large');
       };
     };
+    // Every open connection counts, logged in or not: a flood of sockets that never
+    // finish CONNECT must not take the places of real devices' connections.
+    let open = 0;
+    const maxConnections = o.maxConnections ?? 10_000;
+    /** Refuses a connection before any work: too many open, or its address backed off. */
+    const admit = (stream: Duplex, remote: string | undefined): boolean => {
+      let reason: string | undefined;
+      if (open >= maxConnections) reason = 'max-connections';
+      else if (limiter.blockedFor(remote) > 0) reason = 'rate-limited';
+      if (reason === undefined) return true;
+      o.metrics.connectRefused.inc({ reason });
+      rejectLog.warn(`admit:${reason}`, { remote }, `device connection refused: ${reason}`);
+      stream.destroy();
+      return false;
+    };
     /** Hands one device byte stream to aedes behind the frame limit. */
-    const handle = (stream: Duplex, refused: (err: Error) => void, tlsSocket: unknown): void => {
+    const handle = (
+      stream: Duplex,
+      refused: (err: Error) => void,
+      tlsSocket: unknown,
+      remote: string | undefined,
+    ): void => {
+      if (!admit(stream, remote)) return;
+      open++;
+      stream.once('close', () => open--);
       const conn = new FrameLimitedConnection(stream, maxPacket, refused);
+      if (remote !== undefined) remotes.set(conn, remote);
       if (tlsSocket instanceof TLSSocket) {
         const raw = tlsSocket.getPeerCertificate(false)?.raw;
         if (raw && raw.length > 0) peerCerts.set(conn, new Uint8Array(raw));
@@ -166,12 +203,34 @@ export class DeviceBroker {
     };
     const accept = (socket: Socket) => {
       socket.setNoDelay(true);
-      handle(socket, tooLarge(socket.remoteAddress), socket);
+      handle(socket, tooLarge(socket.remoteAddress), socket, socket.remoteAddress);
     };
     // Client certificates: asked for, never required (a device may use its secret over
     // TLS), and judged by ca's validator in authenticate, not by OpenSSL.
     const askForCertificates = (options: TlsOptions, ask: boolean): TlsOptions =>
       ask ? { ...options, requestCert: true, rejectUnauthorized: false } : options;
+    /**
+     * TLS listeners: a backed-off address is dropped before its handshake (the costly
+     * part), and a failed handshake counts as a failed attempt.
+     */
+    const guardTls = (server: Server): void => {
+      server.prependListener('connection', (raw: Socket) => {
+        if (limiter.blockedFor(raw.remoteAddress) > 0) {
+          o.metrics.connectRefused.inc({ reason: 'rate-limited' });
+          raw.destroy();
+        }
+      });
+      server.on('tlsClientError', (err: Error, sock: TLSSocket) => {
+        if (limiter.blockedFor(sock.remoteAddress) > 0) return; // dropped above
+        o.metrics.connectRefused.inc({ reason: 'tls-handshake' });
+        limiter.failed(sock.remoteAddress);
+        rejectLog.warn(
+          `tls:${sock.remoteAddress}`,
+          { remote: sock.remoteAddress, err: err.message },
+          'device TLS handshake failed',
+        );
+      });
+    };
     const servers: Server[] = [];
     let wsServer: WebSocketServer | undefined;
     let wsPort: number | undefined;
@@ -185,6 +244,7 @@ export class DeviceBroker {
           askForCertificates(o.tls.options, o.tls.clientCertificates !== undefined),
           accept,
         );
+        guardTls(tls);
         tls.listen(o.tls.port, o.tls.host);
         await once(tls, 'listening');
         servers.push(tls);
@@ -210,8 +270,9 @@ export class DeviceBroker {
             if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') refused(err);
           });
           req.socket.setNoDelay(true);
-          handle(createWebSocketStream(ws), refused, req.socket);
+          handle(createWebSocketStream(ws), refused, req.socket, req.socket.remoteAddress);
         });
+        if (wtls) guardTls(http as unknown as Server);
         http.listen(o.ws.port, o.ws.host);
         await once(http, 'listening');
         servers.push(http);
@@ -224,7 +285,16 @@ export class DeviceBroker {
       await new Promise<void>((r) => a.close(() => r()));
       throw err;
     }
-    return new DeviceBroker(a, servers, wsServer, wsPort, o.tls !== undefined, log);
+    return new DeviceBroker(a, servers, wsServer, wsPort, o.tls !== undefined, log, {
+      saturated: auth.saturated,
+      limiter,
+      open: () => open,
+    });
+  }
+
+  /** Open device connections, logged in or not. */
+  get openConnections(): number {
+    return this.#open();
   }
 
   /** The TCP listener's port (the one chosen when 0 was asked for). */

@@ -13,6 +13,7 @@ import type { ReadingLimits } from '../core/reading-schema.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
 import type { Logger } from '../ops/log.js';
+import { SqliteDb } from '../ops/sqlite.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
 import { consoleAccess, GatewayConsole } from './console.js';
@@ -30,6 +31,7 @@ import { trustNotary } from './notary-trust.js';
 import { loadReaders } from './readers.js';
 import { DeviceRegistry } from './registry.js';
 import { runRetention } from './retention.js';
+import { SealThread } from './seal-thread.js';
 import { Sealer } from './sealer.js';
 import { Spool } from './spool.js';
 import { Uplink, type UplinkStatus } from './uplink.js';
@@ -55,6 +57,7 @@ export class Gateway {
   readonly #batcher: Batcher;
   readonly #uplink: Uplink;
   readonly #signer: ChildSigner;
+  readonly #registryDb: SqliteDb;
   readonly #cfg: GatewayConfig;
   readonly #log: Logger;
   readonly #pruneTimer: NodeJS.Timeout;
@@ -70,6 +73,7 @@ export class Gateway {
     batcher: Batcher;
     uplink: Uplink;
     signer: ChildSigner;
+    registryDb: SqliteDb;
     broker: DeviceBroker | undefined;
     external: ExternalDeviceBroker | undefined;
     http: OpsHttp;
@@ -82,6 +86,7 @@ export class Gateway {
     this.#batcher = p.batcher;
     this.#uplink = p.uplink;
     this.#signer = p.signer;
+    this.#registryDb = p.registryDb;
     this.broker = p.broker;
     this.external = p.external;
     this.http = p.http;
@@ -147,13 +152,20 @@ export class Gateway {
       const metrics = gatewayMetrics();
       const spool = await Spool.open(cfg.db);
       started.push(spool);
+      // Device lookups at CONNECT get a connection of their own (WAL readers run beside
+      // the writer), so a CONNECT flood never queues in front of the spool's commits.
+      const registryDb = await SqliteDb.open(cfg.db);
+      started.push(registryDb);
       const intake = new Intake(spool, {
         maxBatch: cfg.spool.maxCommitBatch,
         maxBacklogReadings: cfg.spool.maxBacklogReadings,
         maxBacklogBytes: cfg.spool.maxBacklogBytes,
       });
+      const sealThread = new SealThread();
+      started.push(sealThread);
       const sealer = new Sealer({
         spool,
+        blockSealer: sealThread,
         gatewayId: cfg.gatewayId,
         signer: timedSigner(hsmBlockSigner(signer, cfg.hsm.key, certDer), (s) =>
           metrics.signSeconds.observe(s),
@@ -165,6 +177,7 @@ export class Gateway {
         maxBytes: cfg.batch.maxBytes,
       });
       const batcher = new Batcher(spool, sealer, cfg.batch, log);
+      batcher.onClosed = () => sealThread.close();
       const uplink = new Uplink({
         url: cfg.notary.url,
         tls: cfg.notary.tls
@@ -263,7 +276,7 @@ export class Gateway {
                     : undefined,
                 }
               : undefined,
-            registry: new DeviceRegistry(spool.db),
+            registry: new DeviceRegistry(registryDb),
             intake,
             metrics,
             log,
@@ -313,6 +326,7 @@ export class Gateway {
         batcher,
         uplink,
         signer,
+        registryDb,
         broker,
         external,
         http,
@@ -420,6 +434,7 @@ export class Gateway {
     await this.#uplink.close();
     await this.#signer.close();
     await this.http.close();
+    await this.#registryDb.close();
     await this.spool.close();
     log.info('gateway stopped');
   }
