@@ -101,11 +101,11 @@ async function run(proofPath: string | undefined, o: Flags): Promise<void> {
     `OK reading ${summary.deviceId}#${summary.seq} at ${summary.deviceTime} (patient ${summary.patient}), ` +
       `sealed by ${r.gatewayId} in block ${r.gatewaySeq}, registered by ${r.notaryId} at height ${r.height}\n`,
   );
-  if (r.anchor) {
-    process.stdout.write(
-      `  anchored: ${r.notaryId}'s checkpoint of size ${r.anchor.size} registered by ${r.anchor.notaryId} at height ${r.anchor.height}\n`,
-    );
-  }
+  process.stdout.write(
+    r.anchor
+      ? `  anchored: ${r.notaryId}'s checkpoint of size ${r.anchor.size} registered by ${r.anchor.notaryId} at height ${r.anchor.height}\n`
+      : `  not anchored: the proof carries no upstream receipt; ${r.notaryId}'s receipt alone vouches for it\n`,
+  );
   for (const ob of observations) {
     process.stdout.write(
       `  ${ob.code} ${'value' in ob ? `${ob.value} ${ob.unit}` : `${ob.samples} samples`}\n`,

@@ -62,6 +62,12 @@ export interface DeviceAuthOptions {
   limiter: AuthLimiter;
   /** Refused CONNECTs are logged at most once per interval per source address. */
   rejectLog: RejectLog;
+  /**
+   * Keepalive of 0 (none) or above this is capped to it [MQTT-3.1.2-24 lets the server
+   * close after 1.5 × keepalive]: no device holds a half-sent packet open forever.
+   * 0 leaves the device's keepalive as it is.
+   */
+  maxKeepaliveS: number;
   /** The source address of a connection (for the limiter). */
   remoteOf: (client: Client) => string | undefined;
 }
@@ -123,6 +129,13 @@ export function deviceAuth(opts: DeviceAuthOptions) {
     done: (e: Error | null, ok: boolean) => void,
   ): void {
     connects.set(client, { clientId: packet.clientId ?? '', clean: packet.clean !== false });
+    const max = opts.maxKeepaliveS;
+    const asked = packet.keepalive ?? 0;
+    if (max > 0 && (asked <= 0 || asked > max)) {
+      metrics.keepaliveCapped.inc();
+      log.debug({ clientId: packet.clientId, asked, max }, 'keepalive capped');
+      packet.keepalive = max;
+    }
     if (packet.will) {
       log.info({ clientId: packet.clientId }, 'will removed from a device CONNECT');
       delete packet.will;

@@ -20,6 +20,7 @@ import { devicePublish } from './device-publish.js';
 import { FrameLimitedConnection } from './frame-limit.js';
 import type { Intake } from './intake.js';
 import type { GatewayMetrics } from './metrics.js';
+import { checkFixedHeader, ProtocolViolation } from './packet-rules.js';
 import type { DeviceRegistry } from './registry.js';
 import { RejectLog } from './reject-log.js';
 
@@ -111,6 +112,7 @@ export class DeviceBroker {
     const peerCerts = new WeakMap<object, Uint8Array>();
     const remotes = new WeakMap<object, string>();
     const limiter = new AuthLimiter(o.authLimits);
+    const keepaliveMax = o.keepaliveLimitS ?? 300;
     const rejectLog = new RejectLog(log, o.rejectLogIntervalMs ?? 60_000);
     // One trust (Trent's root and CRL) for every listener that asks for client certificates.
     const cc = o.tls?.clientCertificates ?? o.ws?.tls?.clientCertificates;
@@ -127,12 +129,13 @@ export class DeviceBroker {
       log,
       limiter,
       rejectLog,
+      maxKeepaliveS: keepaliveMax,
       remoteOf: (client) => remotes.get(client.conn),
     });
     const a = await Aedes.createBroker({
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       drainTimeout: o.drainTimeoutMs ?? 30_000,
-      keepaliveLimit: o.keepaliveLimitS ?? 0,
+      keepaliveLimit: keepaliveMax,
       maxClientsIdLength: 64,
       maxTopicLevels: 8,
       queueLimit: 42,
@@ -151,19 +154,46 @@ export class DeviceBroker {
     });
     a.on('clientReady', () => o.metrics.devicesConnected.set(a.connectedClients));
     a.on('clientDisconnect', () => o.metrics.devicesConnected.set(a.connectedClients));
-    a.on('clientError', (client, err) =>
-      log.debug({ clientId: client.id, err: err.message }, 'device connection error'),
-    );
-    a.on('connectionError', (_c, err) =>
-      log.debug({ err: err.message }, 'device connection refused'),
-    );
+    /** Counts and logs (rate-limited per address and reason) one protocol violation. */
+    const violation = (reason: string, remote: string | undefined, detail: string) => {
+      o.metrics.protocolRefused.inc({ reason });
+      rejectLog.warn(
+        `proto:${remote}:${reason}`,
+        { reason, remote, detail: detail.slice(0, 200) },
+        'device connection closed: MQTT protocol violation',
+      );
+    };
+    // Violations only aedes' parser sees (the topic is in the variable header).
+    const aedesReason = (message: string): string | undefined =>
+      /is not allowed in PUBLISH/.test(message)
+        ? 'publish-wildcard'
+        : /too many levels/.test(message)
+          ? 'topic-too-deep'
+          : /^Invalid|not supported|Malformed/i.test(message)
+            ? 'malformed-packet'
+            : undefined;
+    const onAedesError = (client: { conn?: unknown; id?: string } | null, err: Error) => {
+      const reason = aedesReason(err.message);
+      const remote = client?.conn ? remotes.get(client.conn as object) : undefined;
+      if (reason) violation(reason, remote, err.message);
+      else log.debug({ clientId: client?.id, err: err.message }, 'device connection error');
+    };
+    a.on('clientError', onAedesError);
+    a.on('connectionError', onAedesError);
     const maxPacket = o.maxPacketBytes ?? (o.limits?.maxPayloadBytes ?? 64 * 1024) + 1024;
-    /** Counts and logs an oversized packet once per connection (a WebSocket may report it twice). */
+    /**
+     * Counts and logs a packet refused at its fixed header (too large, or a protocol
+     * violation) once per connection (a WebSocket may report a large one twice).
+     */
     const tooLarge = (remote: string | undefined) => {
       let told = false;
       return (err: Error) => {
         if (told) return;
         told = true;
+        if (err instanceof ProtocolViolation) {
+          violation(err.reason, remote, err.message);
+          return;
+        }
         o.metrics.rejected.inc({ reason: 'packet-too-large' });
         log.warn({ err: err.message, remote }, 'MQTT packet too large');
       };
@@ -193,7 +223,7 @@ export class DeviceBroker {
       if (!admit(stream, remote)) return;
       open++;
       stream.once('close', () => open--);
-      const conn = new FrameLimitedConnection(stream, maxPacket, refused);
+      const conn = new FrameLimitedConnection(stream, maxPacket, refused, checkFixedHeader);
       if (remote !== undefined) remotes.set(conn, remote);
       if (tlsSocket instanceof TLSSocket) {
         const raw = tlsSocket.getPeerCertificate(false)?.raw;

@@ -12,6 +12,7 @@ import { equalBytes } from '../core/bytes.js';
 import type { ReadingLimits } from '../core/reading-schema.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
+import { DbLock } from '../ops/db-lock.js';
 import type { Logger } from '../ops/log.js';
 import { SqliteDb } from '../ops/sqlite.js';
 import { Batcher } from './batcher.js';
@@ -58,6 +59,8 @@ export class Gateway {
   readonly #uplink: Uplink;
   readonly #signer: ChildSigner;
   readonly #registryDb: SqliteDb;
+  readonly #lock: DbLock;
+  readonly #sealWatch: { lastSealAt: number };
   readonly #cfg: GatewayConfig;
   readonly #log: Logger;
   readonly #pruneTimer: NodeJS.Timeout;
@@ -74,6 +77,8 @@ export class Gateway {
     uplink: Uplink;
     signer: ChildSigner;
     registryDb: SqliteDb;
+    lock: DbLock;
+    sealWatch: { lastSealAt: number };
     broker: DeviceBroker | undefined;
     external: ExternalDeviceBroker | undefined;
     http: OpsHttp;
@@ -87,6 +92,8 @@ export class Gateway {
     this.#uplink = p.uplink;
     this.#signer = p.signer;
     this.#registryDb = p.registryDb;
+    this.#lock = p.lock;
+    this.#sealWatch = p.sealWatch;
     this.broker = p.broker;
     this.external = p.external;
     this.http = p.http;
@@ -108,6 +115,17 @@ export class Gateway {
   }
 
   static async start(cfg: GatewayConfig, log: Logger): Promise<Gateway> {
+    // Before anything else: a second gateway on this database stops here (STORE_IN_USE).
+    const lock = await DbLock.acquire(cfg.db, 'gateway');
+    try {
+      return await Gateway.#start(cfg, log, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  static async #start(cfg: GatewayConfig, log: Logger, lock: DbLock): Promise<Gateway> {
     const root = readText(cfg.root, 'root certificate');
     const crl = cfg.crl ? readText(cfg.crl, 'CRL') : undefined;
     const certPem = readText(cfg.certificate, 'gateway certificate');
@@ -205,7 +223,11 @@ export class Gateway {
       intake.beforeCommit = async () => {
         if (await batcher.caughtUp(holdAbove, cfg.batch.maxDelayMs)) metrics.intakeHeld.inc();
       };
-      batcher.onSealed = () => uplink.kick();
+      const sealWatch = { lastSealAt: Date.now() };
+      batcher.onSealed = () => {
+        sealWatch.lastSealAt = Date.now();
+        uplink.kick();
+      };
       await batcher.start();
       const ext = cfg.devices.external;
       const limits = Object.fromEntries(
@@ -327,6 +349,8 @@ export class Gateway {
         uplink,
         signer,
         registryDb,
+        lock,
+        sealWatch,
         broker,
         external,
         http,
@@ -389,17 +413,41 @@ export class Gateway {
     return { ok: true, detail: { lastBlock: head.seq } };
   }
 
+  /** How long readings have waited unsealed with no block sealed meanwhile (0: not stalled). */
+  async #sealerStalledForMs(now: number): Promise<number> {
+    const since = now - this.#sealWatch.lastSealAt;
+    const bound = this.#cfg.batch.stallMs || Math.max(30_000, 10 * this.#cfg.batch.maxDelayMs);
+    if (since < bound) return 0;
+    const oldest = await this.spool.oldestUnsealedAt();
+    if (oldest === undefined || now - oldest < bound) return 0;
+    return Math.min(since, now - oldest);
+  }
+
   async readiness(): Promise<Probe> {
     const uplink = await this.refreshGauges();
     const b = this.spool.backlog();
     const pushback = this.#intake.overloaded;
     const closing = this.#closing !== undefined;
     const externalDown = this.external !== undefined && !this.external.connected;
-    const accepting = !pushback && !closing && !externalDown;
+    const writeFailure = this.#intake.writeFailure;
+    const authSaturated = this.broker?.authSaturated() ?? false;
+    const stalledMs = await this.#sealerStalledForMs(Date.now());
+    const reasons = [
+      ...(pushback ? ['pushback'] : []),
+      ...(closing ? ['closing'] : []),
+      ...(externalDown ? ['device-broker-down'] : []),
+      ...(writeFailure ? ['spool-write-failing'] : []),
+      ...(authSaturated ? ['auth-saturated'] : []),
+      ...(stalledMs > 0 ? ['sealer-stalled'] : []),
+    ];
+    const accepting = reasons.length === 0;
     return {
       ok: accepting,
+      reasons,
       detail: {
         acceptingReadings: accepting,
+        ...(writeFailure ? { spoolWriteError: writeFailure.code } : {}),
+        ...(stalledMs > 0 ? { sealerStalledForMs: stalledMs } : {}),
         ...(this.external ? { deviceBrokerConnected: !externalDown } : {}),
         pushback,
         closing,
@@ -421,22 +469,53 @@ export class Gateway {
     return this.#closing;
   }
 
+  /**
+   * The steps of a graceful shutdown, each logged with its outcome and duration and
+   * each bounded: a step that overruns (a hung HSM, a frozen client) is abandoned and
+   * the next one runs. The whole is bounded again by the CLI (shutdown.timeoutMs).
+   */
   async #close(): Promise<void> {
     const log = this.#log;
+    const t0 = Date.now();
+    const step = async (name: string, fn: () => unknown, ms: number): Promise<void> => {
+      const started = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        Promise.resolve()
+          .then(fn)
+          .then(
+            () => 'done',
+            (err: unknown) => {
+              log.error({ err, step: name }, 'shutdown step failed');
+              return 'failed';
+            },
+          ),
+        new Promise<string>((r) => {
+          timer = setTimeout(() => r('abandoned'), ms);
+        }),
+      ]);
+      clearTimeout(timer);
+      log.info({ step: name, outcome, ms: Date.now() - started }, `shutdown: ${name} ${outcome}`);
+    };
     log.info('gateway shutting down');
     clearInterval(this.#pruneTimer);
-    await this.#retention;
-    await this.broker?.close();
-    await this.external?.close();
-    await this.#intake.close();
-    await this.#batcher.close();
-    await this.#waitForReceipts(this.#cfg.notary.drainOnShutdownMs);
-    await this.#uplink.close();
-    await this.#signer.close();
-    await this.http.close();
-    await this.#registryDb.close();
-    await this.spool.close();
-    log.info('gateway stopped');
+    await step('retention pass', () => this.#retention, 5000);
+    await step('device connections closed', () => this.broker?.close(), 5000);
+    await step('external broker closed', () => this.external?.close(), 5000);
+    await step('queued readings committed', () => this.#intake.close(), 5000);
+    await step('pending readings sealed', () => this.#batcher.close(), 10_000);
+    await step(
+      'receipts awaited',
+      () => this.#waitForReceipts(this.#cfg.notary.drainOnShutdownMs),
+      this.#cfg.notary.drainOnShutdownMs + 1000,
+    );
+    await step('uplink closed', () => this.#uplink.close(), 3000);
+    await step('signer closed', () => this.#signer.close(), 3000);
+    await step('http closed', () => this.http.close(), 1000);
+    await step('registry closed', () => this.#registryDb.close(), 2000);
+    await step('spool closed', () => this.spool.close(), 5000);
+    await step('lock released', () => this.#lock.release(), 1000);
+    log.info({ ms: Date.now() - t0 }, 'gateway stopped');
   }
 
   /** Until every block has a receipt, the uplink is down, or `ms` have passed. */

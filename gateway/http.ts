@@ -9,6 +9,8 @@ import type { Registry } from 'prom-client';
 
 export interface Probe {
   readonly ok: boolean;
+  /** Why not ready, as stable words (docs/GATEWAY.md "Health and readiness"); empty when ok. */
+  readonly reasons?: readonly string[];
   readonly detail: Record<string, unknown>;
 }
 

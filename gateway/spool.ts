@@ -157,6 +157,14 @@ export class Spool {
     return { readings: row?.n ?? 0, bytes: row?.b ?? 0 };
   }
 
+  /** When the oldest reading still waiting for a block was received; undefined: none. */
+  async oldestUnsealedAt(): Promise<number | undefined> {
+    const row = await this.db.get<{ t: number | null }>(
+      'SELECT min(received_at) AS t FROM readings WHERE block_seq IS NULL',
+    );
+    return row?.t ?? undefined;
+  }
+
   async head(): Promise<Head> {
     const row = await this.db.get<{ last_seq: number; last_hash: Uint8Array }>(
       'SELECT last_seq, last_hash FROM state WHERE id = 1',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import t from 'tap';
 
 import type { Observation, Reading } from '../../core/reading.js';
-import { FhirCode, FhirError } from '../../fhir/errors.js';
+import { FhirCode } from '../../fhir/errors.js';
 import { ndjsonLine } from '../../fhir/ndjson.js';
 import { type Mapped, numericObservations, type SealedReading } from '../../fhir/observation.js';
 import { provenanceOf } from '../../fhir/provenance.js';
