@@ -88,7 +88,7 @@ export class HttpApi {
 
   private constructor(o: HttpApiOptions) {
     this.#o = o;
-    this.#console = new NotaryConsole(o.store, o.log);
+    this.#console = new NotaryConsole(o.store, o.metrics.registry, o.log);
     this.#routes = [
       [/^\/checkpoint$/, () => this.#checkpoint()],
       [/^\/entries$/, (q) => this.#entries(q)],
