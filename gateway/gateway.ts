@@ -6,6 +6,7 @@
  * a bounded time to get receipts, then close the rest.
  */
 import { readFileSync } from 'node:fs';
+import { assertNotExpired, type CertificateExpiry, certificateExpiry } from '../ca/expiry.js';
 import { validateCertificate } from '../ca/validate.js';
 import { X509Certificate } from '../ca/x509.js';
 import { equalBytes } from '../core/bytes.js';
@@ -57,6 +58,8 @@ export class Gateway {
   readonly #pruneTimer: NodeJS.Timeout;
   #retention: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
+  /** The certificates this gateway presents, watched for expiry (signing, tls). */
+  readonly #certs: ReadonlyMap<string, X509Certificate>;
 
   private constructor(p: {
     cfg: GatewayConfig;
@@ -70,7 +73,9 @@ export class Gateway {
     broker: DeviceBroker | undefined;
     external: ExternalDeviceBroker | undefined;
     http: OpsHttp;
+    certs: ReadonlyMap<string, X509Certificate>;
   }) {
+    this.#certs = p.certs;
     this.#cfg = p.cfg;
     this.#log = p.log;
     this.metrics = p.metrics;
@@ -103,6 +108,15 @@ export class Gateway {
     const root = readText(cfg.root, 'root certificate');
     const crl = cfg.crl ? readText(cfg.crl, 'CRL') : undefined;
     const certPem = readText(cfg.certificate, 'gateway certificate');
+    const certs = ownCertificates(certPem, cfg);
+    const expiry = [...certs].map(([name, c]) => certificateExpiry(name, c));
+    assertNotExpired(expiry, `gateway '${cfg.gatewayId}'`);
+    for (const e of expiry.filter((x) => x.state === 'expiring')) {
+      log.warn(
+        { certificate: e.name, notAfter: e.notAfter.toISOString() },
+        'certificate expires within 30 days: renew it (medchain ca renew)',
+      );
+    }
     const own = await validateCertificate(certPem, {
       root,
       crl,
@@ -296,6 +310,7 @@ export class Gateway {
         broker,
         external,
         http,
+        certs,
       });
       log.info(
         {
@@ -328,6 +343,9 @@ export class Gateway {
     this.metrics.backlogReadings.set(b.readings);
     this.metrics.backlogBytes.set(b.bytes);
     this.metrics.pushback.set(this.#intake.overloaded ? 1 : 0);
+    for (const e of this.certificateExpiry()) {
+      this.metrics.certificateExpiry.set({ certificate: e.name }, e.secondsLeft);
+    }
     const erased = await this.spool.db.get<{ n: number }>('SELECT count(*) AS n FROM erasures');
     this.metrics.erasedBlocks.set(erased?.n ?? 0);
     return uplink;
@@ -344,11 +362,19 @@ export class Gateway {
     const pushback = this.#intake.overloaded;
     const closing = this.#closing !== undefined;
     const externalDown = this.external !== undefined && !this.external.connected;
-    const accepting = !pushback && !closing && !externalDown;
+    const certs = this.certificateExpiry();
+    // Expiring soon is a warning (still ready); expired means blocks would be refused.
+    const expired = certs.some((e) => e.state === 'expired');
+    const accepting = !pushback && !closing && !externalDown && !expired;
     return {
       ok: accepting,
       detail: {
         acceptingReadings: accepting,
+        certificates: certs.map((e) => ({
+          certificate: e.name,
+          notAfter: e.notAfter.toISOString(),
+          state: e.state,
+        })),
         ...(this.external ? { deviceBrokerConnected: !externalDown } : {}),
         pushback,
         closing,
@@ -362,6 +388,11 @@ export class Gateway {
         oldestUnreceiptedAgeMs: uplink.oldestUnreceiptedAgeMs,
       },
     };
+  }
+
+  /** Where each of this gateway's certificates stands now (warning window: 30 days). */
+  certificateExpiry(now: Date = new Date()): CertificateExpiry[] {
+    return [...this.#certs].map(([name, c]) => certificateExpiry(name, c, now));
   }
 
   /** Graceful shutdown; idempotent. */
@@ -404,4 +435,24 @@ export class Gateway {
       this.#uplink.onReceipt = () => {};
     }
   }
+}
+
+/** The certificates a gateway presents: its signing certificate and, if any, its uplink TLS one. */
+function ownCertificates(signingPem: string, cfg: GatewayConfig): Map<string, X509Certificate> {
+  const parse = (pem: string, path: string) => {
+    try {
+      return new X509Certificate(pem);
+    } catch (err) {
+      throw new GatewayError(
+        GatewayCode.Config,
+        `${path} is not a certificate: ${(err as Error).message}`,
+      );
+    }
+  };
+  const certs = new Map([['signing', parse(signingPem, cfg.certificate)]]);
+  if (cfg.notary.tls) {
+    const path = cfg.notary.tls.cert;
+    certs.set('tls', parse(readText(path, 'uplink TLS certificate'), path));
+  }
+  return certs;
 }
