@@ -41,6 +41,10 @@ export interface HttpApiOptions {
   readonly metrics: NotaryMetrics;
   readonly latestCheckpoint: () => Uint8Array | undefined;
   readonly ready: () => boolean;
+  /** Lines appended to the /readyz body: warnings that do not make the notary unready. */
+  readonly readyNotes?: () => string[];
+  /** Called before /metrics renders: gauges that depend on the clock are set then. */
+  readonly beforeScrape?: () => void;
   readonly host?: string;
   readonly port: number;
   readonly log?: Logger | undefined;
@@ -121,6 +125,7 @@ export class HttpApi {
     try {
       if (req.method !== 'GET') throw new HttpError(405, 'read-only API: GET only');
       if (url.pathname === '/metrics') {
+        this.#o.beforeScrape?.();
         const text = await this.#o.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': this.#o.metrics.registry.contentType }).end(text);
         return;
@@ -128,7 +133,8 @@ export class HttpApi {
       if (url.pathname === '/healthz') return void res.writeHead(200).end('ok\n');
       if (url.pathname === '/readyz') {
         const ok = this.#o.ready();
-        return void res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
+        const notes = (this.#o.readyNotes?.() ?? []).map((n) => `${n}\n`).join('');
+        return void res.writeHead(ok ? 200 : 503).end(`${ok ? 'ready' : 'not ready'}\n${notes}`);
       }
       if (url.pathname === '/console' || url.pathname.startsWith('/console/')) {
         return await this.#console.handle(url, res);
