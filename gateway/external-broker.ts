@@ -46,6 +46,11 @@ export interface ExternalBrokerOptions {
   retryMs?: number | undefined;
   /** Member connections on one shared subscription (default 1: a plain subscription). */
   subscribers?: number | undefined;
+  /**
+   * Subscribe on `$share/{shareGroup}/…` even with one member: several gateway
+   * processes (each its own identity and chain) then split the devices' readings.
+   */
+  shareGroup?: string | undefined;
   /** Readings each member may hold unacknowledged (our MQTT 5 Receive Maximum; default 1000). */
   receiveMaximum?: number | undefined;
 }
@@ -123,13 +128,18 @@ export class ExternalDeviceBroker {
     const k = o.subscribers ?? 1;
     // One member keeps the plain subscription and client id of a single connection, so
     // an existing persistent session (and what the broker queued for it) carries on.
+    const filter =
+      o.shareGroup !== undefined
+        ? `$share/${o.shareGroup}/${DEVICE_OBS_FILTER}`
+        : k === 1
+          ? DEVICE_OBS_FILTER
+          : shareFilter(o.clientId);
     this.#members =
       k === 1
-        ? [new Member(o, o.clientId, DEVICE_OBS_FILTER, deps, rejectLog)]
+        ? [new Member(o, o.clientId, filter, deps, rejectLog)]
         : Array.from(
             { length: k },
-            (_, i) =>
-              new Member(o, `${o.clientId}-${i + 1}`, shareFilter(o.clientId), deps, rejectLog),
+            (_, i) => new Member(o, `${o.clientId}-${i + 1}`, filter, deps, rejectLog),
           );
   }
 
