@@ -4,6 +4,7 @@
  * (root, CRL file followed for changes), known certificates, then Notary.start and,
  * when configured, upstream anchoring. stop() undoes it in reverse.
  */
+
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { X509Certificate } from '../ca/x509.js';
 import { equalBytes } from '../core/bytes.js';
@@ -11,6 +12,7 @@ import { kidOfCertificate } from '../core/kid.js';
 import { digestSigner, type Signer } from '../core/signer.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
+import { DbLock } from '../ops/db-lock.js';
 import type { Logger } from '../ops/log.js';
 import { CertificateBook } from './cert-book.js';
 import type { NotaryConfig } from './config.js';
@@ -52,7 +54,11 @@ export function tokenSigner(child: ChildSigner, keyLabel: string, cert: Uint8Arr
   return digestSigner(kidOfCertificate(cert), (d) => child.signDigest(keyLabel, d));
 }
 
-export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNotary> {
+/** The notary's token opened as its config says: the signer of receipts and checkpoints. */
+export async function openNotarySigner(
+  c: NotaryConfig,
+  log: Logger,
+): Promise<{ signer: Signer; signingCert: Uint8Array; child: ChildSigner }> {
   const pin = readPin({ file: c.token.pinFile, env: USER_PIN_ENV, what: 'notary token user PIN' });
   const keyLabel = c.token.key ?? c.notaryId;
   const child = await ChildSigner.start({
@@ -64,7 +70,27 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
   });
   try {
     const signingCert = certDer(c.signingCert);
-    const signer = tokenSigner(child, keyLabel, signingCert);
+    return { signer: tokenSigner(child, keyLabel, signingCert), signingCert, child };
+  } catch (err) {
+    await child.close();
+    throw err;
+  }
+}
+
+export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNotary> {
+  // Before anything else: a second notary on this database stops here (STORE_IN_USE).
+  const lock = await DbLock.acquire(c.db, 'notary');
+  try {
+    return await startLocked(c, log, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(c: NotaryConfig, log: Logger, lock: DbLock): Promise<RunningNotary> {
+  const { signer, signingCert, child } = await openNotarySigner(c, log);
+  try {
     const trust = Trust.fromFiles(c.trust.root, c.trust.crl, c.trust.skewMs);
     const certs = new CertificateBook();
     const n = certs.loadPaths(c.certificates);
@@ -128,7 +154,7 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
             cert: readFileSync(c.upstream.tls?.cert ?? c.tls.cert, 'utf8'),
             ca: trust.root.toString('pem'),
           },
-          upstreamCert: c.upstream.signingCert ? certDer(c.upstream.signingCert) : undefined,
+          upstreamCert: certDer(c.upstream.signingCert),
           store: notary.store,
           checkpointer: notary.checkpointer,
           signer,
@@ -145,6 +171,7 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
         await upstream?.stop();
         await notary.stop();
         await child.close();
+        await lock.release();
       },
     };
   } catch (err) {
