@@ -221,7 +221,7 @@ export class BrokerSession extends EventEmitter {
    * Waits (at most graceMs) for the readings in hand to settle and their PUBACKs to be
    * written, then disconnects keeping the session (the broker queues for it meanwhile).
    */
-  async close(graceMs = 10_000): Promise<void> {
+  async close(graceMs = 4000): Promise<void> {
     this.#closing = true;
     clearTimeout(this.#retry);
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
