@@ -264,6 +264,7 @@ export class Gateway {
               : undefined,
             sessionExpirySeconds: ext.sessionExpirySeconds,
             subscribers: ext.subscribers,
+            shareGroup: ext.shareGroup,
             intake,
             metrics,
             log,
