@@ -43,6 +43,10 @@ export interface HttpApiOptions {
   readonly latestCheckpoint: () => Uint8Array | undefined;
   /** Why submissions are not taken now (empty: ready); see Notary.start. */
   readonly ready: () => readonly string[];
+  /** Warnings that do not make the notary unready, in /readyz's detail.notes. */
+  readonly readyNotes?: () => string[];
+  /** Called before /metrics renders: gauges that depend on the clock are set then. */
+  readonly beforeScrape?: () => void;
   readonly host?: string;
   readonly port: number;
   readonly log?: Logger | undefined;
@@ -90,7 +94,7 @@ export class HttpApi {
 
   private constructor(o: HttpApiOptions) {
     this.#o = o;
-    this.#console = new NotaryConsole(o.store, o.log);
+    this.#console = new NotaryConsole(o.store, o.metrics.registry, o.log);
     this.#routes = [
       [/^\/checkpoint$/, () => this.#checkpoint()],
       [/^\/entries$/, (q) => this.#entries(q)],
@@ -123,6 +127,7 @@ export class HttpApi {
     try {
       if (req.method !== 'GET') throw new HttpError(405, 'read-only API: GET only');
       if (url.pathname === '/metrics') {
+        this.#o.beforeScrape?.();
         const text = await this.#o.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': this.#o.metrics.registry.contentType }).end(text);
         return;
@@ -131,7 +136,14 @@ export class HttpApi {
         return sendHealth(res, health('notary', [], { size: this.#o.store.size }));
       }
       if (url.pathname === '/readyz') {
-        return sendHealth(res, health('notary', this.#o.ready(), { size: this.#o.store.size }));
+        const notes = this.#o.readyNotes?.() ?? [];
+        return sendHealth(
+          res,
+          health('notary', this.#o.ready(), {
+            size: this.#o.store.size,
+            ...(notes.length > 0 ? { notes } : {}),
+          }),
+        );
       }
       if (url.pathname === '/console' || url.pathname.startsWith('/console/')) {
         return await this.#console.handle(url, res);

@@ -166,9 +166,28 @@ export const NOTARY_OPENAPI = {
           ok: { type: 'boolean' },
           reasons: {
             type: 'array',
-            items: { enum: ['starting', 'stopping', 'mqtt-not-listening', 'probe-failed'] },
+            items: {
+              enum: [
+                'starting',
+                'stopping',
+                'mqtt-not-listening',
+                'certificate-expired',
+                'probe-failed',
+              ],
+            },
           },
-          detail: obj({ size }, ['size']),
+          detail: obj(
+            {
+              size,
+              notes: {
+                type: 'array',
+                items: { type: 'string' },
+                description:
+                  'warnings that do not make the notary unready (a certificate expiring)',
+              },
+            },
+            ['size'],
+          ),
         },
         ['service', 'status', 'ok', 'reasons', 'detail'],
       ),

@@ -131,6 +131,12 @@ async function runDemo(o: DemoFlags): Promise<void> {
       devices.push({ g, plan });
     }
     say(
+      '  web consoles (read-only, up while the demo runs; the gateway consoles answer loopback only):',
+    );
+    for (const n of [regional, ...notaries, ...gateways]) {
+      say(`    ${n.p.role} ${n.p.id}: http://127.0.0.1:${n.httpPort}/console`);
+    }
+    say(
       `  ${devices.reduce((s, d) => s + d.plan.length, 0)} simulated devices publishing for ${seconds} s (Ctrl-C ends early)`,
     );
     for (const [i, { g, plan }] of devices.entries()) {
