@@ -69,8 +69,11 @@ export const NotaryConfigSchema = z.strictObject({
       everyMs: z.number().int().min(100).default(30_000),
       /** TLS key/cert for the upstream connection (default: tls). */
       tls: tlsFiles.optional(),
-      /** PEM of the upstream notary's signing certificate (to verify anchor receipts). */
-      signingCert: z.string().optional(),
+      /**
+       * PEM of the upstream notary's signing certificate: anchor receipts are verified
+       * with it, and it travels in this notary's exports so auditors can too.
+       */
+      signingCert: z.string(),
     })
     .optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -132,7 +135,7 @@ export function parseNotaryConfig(
             ...(c.upstream.tls
               ? { tls: { key: p(c.upstream.tls.key), cert: p(c.upstream.tls.cert) } }
               : {}),
-            ...(c.upstream.signingCert ? { signingCert: p(c.upstream.signingCert) } : {}),
+            signingCert: p(c.upstream.signingCert),
           },
         }
       : {}),

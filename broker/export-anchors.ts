@@ -2,7 +2,8 @@
  * Anchor items of an export (docs/FORMAT-export.md §4.5): each is this notary's own
  * checkpoint, sealed as a block of its own sequence and registered by an upstream
  * (regional) notary. Checked here: the block's signature and sequence, the checkpoint
- * inside it against this chain, and that the receipt registers this very block. With
+ * inside it against this chain, and that the receipt registers this very block and is
+ * signed by the upstream notary (its certificate is carried in the export). With
  * the upstream's own export (verified first, as a whole), each receipted anchor is
  * followed into it: its block must be an entry there, and its receipt must verify
  * under the upstream notary's certificate over that entry's bytes.
@@ -22,6 +23,8 @@ export interface UpstreamIndex {
     string,
     { readonly height: number; readonly entry: Uint8Array; readonly receipted: boolean }
   >;
+  /** Bodies of its entries by submitter (anchors: a notary's signed checkpoints). */
+  readonly bodies: ReadonlyMap<string, readonly Uint8Array[]>;
   /** The upstream notary's judge: its certificates, its CRLs. */
   readonly judge: CertJudge;
 }
@@ -140,6 +143,20 @@ export class AnchorChecker {
     if (!equalBytes(entry.internal, v.hash) || entry.submitter !== this.#notaryId) {
       throw fail('the receipt registers another block or submitter');
     }
+    // The regional notary's certificate travels in this export: its receipt is evidence
+    // only once verified, upstream export or not.
+    const upId = claimed.value.notaryId;
+    if (upId === this.#notaryId) throw fail('the receipt is signed by this notary, not upstream');
+    const rk = await this.#judge.signerOf(
+      a.receipt,
+      ['notary'],
+      upId,
+      entry.registeredAt,
+      'anchor',
+      at,
+    );
+    const rv = verifyReceipt(a.receipt, rk.key, rk.kid);
+    if (!rv.ok) throw fail(`receipt ${rv.check}: ${rv.detail}`);
     if (this.#upstream.length === 0) return;
     if (!up || !e) {
       throw fail(

@@ -13,7 +13,11 @@ export type ExportCheck =
   | 'sequence'
   | 'receipt'
   | 'checkpoint'
+  | 'equivocation'
   | 'anchor'
+  | 'extent'
+  | 'truncated'
+  | 'consistency'
   | 'upstream'
   | 'end';
 

@@ -10,7 +10,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Role } from '../ca/identity.js';
 import { type ValidationResult, validateCertificate } from '../ca/validate.js';
-import { type X509Certificate, X509Crl } from '../ca/x509.js';
+import { X509Certificate, X509Crl } from '../ca/x509.js';
 import { toHex } from '../core/bytes.js';
 import { decodeSign1 } from '../core/cose-decode.js';
 import { kidOfCertificate } from '../core/kid.js';
@@ -19,20 +19,38 @@ import { type ExportCheck, Fail } from './export-fail.js';
 export interface SignerKey {
   readonly kid: Uint8Array;
   readonly key: KeyObject;
+  /** The certificate (DER) the kid named. */
+  readonly der: Uint8Array;
+}
+
+export interface CertJudgeSources {
+  /** Certificates not given with addCertificate (a replica asks its store, then the notary). */
+  readonly certificate?: (kid: Uint8Array) => Promise<Uint8Array | undefined>;
+  /**
+   * The CRL in force, read at each judgment (a replica's follows Trent's updates);
+   * without it the newest CRL added before the first judgment is used.
+   */
+  readonly crl?: () => X509Crl | undefined;
 }
 
 export class CertJudge {
   readonly #root: X509Certificate;
   readonly #skewMs: number;
+  readonly #sources: CertJudgeSources;
   readonly #certs = new Map<string, Uint8Array>();
   readonly #crls: X509Crl[] = [];
   #crl: X509Crl | undefined;
   #sealed = false;
-  readonly #memo = new Map<string, ValidationResult>();
+  readonly #memo = new Map<string, { v: ValidationResult; from: number; until: number }>();
 
-  constructor(root: X509Certificate, skewMs: number) {
+  constructor(root: X509Certificate, skewMs: number, sources: CertJudgeSources = {}) {
     this.#root = root;
     this.#skewMs = skewMs;
+    this.#sources = sources;
+  }
+
+  get #crlInForce(): X509Crl | undefined {
+    return this.#sources.crl ? this.#sources.crl() : this.#crl;
   }
 
   addCertificate(der: Uint8Array): void {
@@ -73,7 +91,7 @@ export class CertJudge {
   }
 
   get revocationChecked(): boolean {
-    return this.#crl !== undefined;
+    return this.#crlInForce !== undefined;
   }
 
   /** The certificate a COSE_Sign1's kid names, valid for one of `roles` and `id` at `at`. */
@@ -88,9 +106,10 @@ export class CertJudge {
     this.seal();
     const m = decodeSign1(cose);
     const kid = m.ok ? m.msg.kid : undefined;
-    const der = kid ? this.#certs.get(toHex(kid)) : undefined;
-    if (!kid || !der) {
-      throw new Fail(check, height, `the ${check}'s kid names no certificate in the export`);
+    if (!kid) throw new Fail(check, height, 'not a COSE_Sign1 with a kid');
+    const der = this.#certs.get(toHex(kid)) ?? (await this.#sources.certificate?.(kid));
+    if (!der) {
+      throw new Fail(check, height, `the kid ${toHex(kid)} names no certificate at hand`);
     }
     let v: ValidationResult | undefined;
     for (const role of roles) {
@@ -100,25 +119,41 @@ export class CertJudge {
     if (!v?.ok) {
       throw new Fail(check, height, v ? `${v.reason}: ${v.detail}` : 'no role allowed');
     }
-    return { kid, key: v.publicKey.keyObject };
+    return { kid, key: v.publicKey.keyObject, der };
   }
 
-  async #validate(der: Uint8Array, kid: Uint8Array, role: Role, id: string, at: number) {
-    // Entries of one batch share their registration time: one validation serves them all.
-    const key = `${toHex(kid)}|${role}|${id}|${at}`;
+  /**
+   * One full validation per (certificate, role, id) under the sealed CRL: a certificate
+   * valid once and not listed on that CRL is valid at any time inside its validity
+   * window, so later times only compare against the window. A listed one depends on
+   * the revocation date against `at`, and is validated at each time.
+   */
+  async #validate(
+    der: Uint8Array,
+    kid: Uint8Array,
+    role: Role,
+    id: string,
+    at: number,
+  ): Promise<ValidationResult> {
+    const crl = this.#crlInForce;
+    const key = `${toHex(kid)}|${role}|${id}|${crl?.thisUpdate.getTime() ?? 0}`;
     const hit = this.#memo.get(key);
-    if (hit) return hit;
+    if (hit && at + this.#skewMs >= hit.from && at - this.#skewMs <= hit.until) return hit.v;
     const v = await validateCertificate(der, {
       root: this.#root,
-      crl: this.#crl,
+      crl,
       role,
       id,
       at: new Date(at),
       skewMs: this.#skewMs,
       historical: true,
     });
-    if (this.#memo.size > 10_000) this.#memo.clear();
-    this.#memo.set(key, v);
+    const listed =
+      crl !== undefined && crl.findRevoked(new X509Certificate(Buffer.from(der))) !== null;
+    if (v.ok && !listed) {
+      if (this.#memo.size > 10_000) this.#memo.clear();
+      this.#memo.set(key, { v, from: v.notBefore.getTime(), until: v.notAfter.getTime() });
+    }
     return v;
   }
 }

@@ -12,25 +12,35 @@
  *                 reported, not failed, when its erasure is logged)
  *   sequence      the submitter's seq = last + 1 and prev = h(last)
  *   receipt       signed by the notary, over these entry bytes and MTH(H(1..n))
- *   checkpoint    signed by the notary, head and root match the chain at its size
+ *   checkpoint    signed by the notary, the item's size is the signed size, head and
+ *                 root match the chain at that size (verify-extent.ts)
+ *   equivocation  two different headers signed for one seq by the gateway, one of them
+ *                 the registered one (verify-evidence.ts)
  *   anchor        this chain's checkpoints registered upstream (export-anchors.ts)
  *   upstream      an upstream export given to follow anchors into verifies itself
  *   end           the trailer's size, head and root match
+ *   extent        the last checkpoint is at the exported size; only a tail lacks receipts
+ *   truncated     a checkpoint of this notary held upstream (or by a witness) is larger
+ *   consistency   such a checkpoint is not this chain's at its size
  */
 import type { Role } from '../ca/identity.js';
 import { X509Certificate } from '../ca/x509.js';
-import { internalHash, ZERO_HASH } from '../core/block.js';
-import { verifyBlock } from '../core/block-verify.js';
+import { ZERO_HASH } from '../core/block.js';
 import { equalBytes, toHex } from '../core/bytes.js';
-import { decodeSign1 } from '../core/cose-decode.js';
-import { decodeEntry, entryHash } from '../core/entry.js';
-import { leafHash } from '../core/merkle.js';
 import { MerkleBuilder } from '../core/merkle-builder.js';
-import { decodeCheckpointPayload, verifyCheckpoint, verifyReceipt } from '../core/receipt.js';
 import { EXPORT_VERSIONS, type ExportItem, readExport } from './export.js';
 import { AnchorChecker, type AnchorSummary, type UpstreamIndex } from './export-anchors.js';
 import { type ExportFailure, Fail } from './export-fail.js';
 import { CertJudge } from './export-judge.js';
+import { type ChainTip, type EntryContext, FIRST, verifyEntry } from './verify-entry.js';
+import { verifyEquivocation } from './verify-evidence.js';
+import {
+  type ChainView,
+  checkpointItem,
+  requireExtent,
+  requireHeld,
+  signedCheckpoint,
+} from './verify-extent.js';
 
 export type { AnchorSummary } from './export-anchors.js';
 export type { ExportCheck, ExportFailure } from './export-fail.js';
@@ -43,7 +53,10 @@ export type ExportVerifyResult =
       readonly erased: readonly number[];
       readonly unreceipted: readonly number[];
       readonly checkpoints: number;
+      /** Equivocation items, each verified as evidence. */
       readonly equivocations: number;
+      /** The largest checkpoint of this notary held upstream or by a witness (0 if none). */
+      readonly heldCheckpoint: number;
       /** CRLs available (the export's and the auditor's); the newest is the one applied. */
       readonly crls: number;
       /** False when no CRL was available: revocation was not checked. */
@@ -59,6 +72,8 @@ export interface ExportVerifyOptions {
   readonly crls?: readonly (string | Uint8Array)[];
   /** Upstream (regional) exports to follow this chain's anchors into. */
   readonly upstream?: readonly Uint8Array[];
+  /** Checkpoints of this notary held elsewhere (a replica, a witness): signed COSE bytes. */
+  readonly checkpoints?: readonly Uint8Array[];
   /** Roles allowed as submitters (default gateway and notary). */
   readonly submitterRoles?: readonly Role[];
   readonly skewMs?: number;
@@ -106,6 +121,7 @@ async function run(
   collect: boolean,
 ): Promise<{ result: Verified; index: UpstreamIndex }> {
   const entries = new Map<string, { height: number; entry: Uint8Array; receipted: boolean }>();
+  const bodies = new Map<string, Uint8Array[]>();
   const items = readExport(bytes);
   const next = (): ExportItem | undefined => {
     const r = items.next();
@@ -140,6 +156,7 @@ async function run(
   for (const [i, c] of (opts.crls ?? []).entries()) await j.addCrl(c, `given CRL ${i + 1}`);
   const roles = opts.submitterRoles ?? ['gateway', 'notary'];
   const anchors = new AnchorChecker(notaryId, j, upstream);
+  const ctx: EntryContext = { notaryId, judge: j, submitterRoles: roles };
 
   const builder = new MerkleBuilder();
   const heads: Uint8Array[] = [];
@@ -147,6 +164,12 @@ async function run(
   const erased: number[] = [];
   const unreceipted: number[] = [];
   const gateways = new Map<string, { seq: number; hash: Uint8Array }>();
+  // Per submitter, by seq - 1: the height that registered it (equivocation items name one).
+  const bySeq = new Map<string, number[]>();
+  const internals: Uint8Array[] = [];
+  const registeredAt: number[] = [];
+  const chain: ChainView = { notaryId, heads, roots };
+  let lastCheckpoint: number | undefined;
   let checkpoints = 0;
   let equivocations = 0;
   let crlItems = 0;
@@ -165,128 +188,57 @@ async function run(
         await j.addCrl(item.der, `export CRL ${crlItems}`);
         break;
       case 'entry': {
+        const tip: ChainTip = {
+          size: heads.length,
+          head: heads.at(-1) ?? ZERO_HASH,
+          builder,
+          last: (id) => gateways.get(id) ?? FIRST,
+        };
+        const v = await verifyEntry({ ...item, erased: item.erased !== undefined }, tip, ctx);
         const h = item.height;
-        if (h !== heads.length + 1)
-          throw new Fail('entry', h, `expected height ${heads.length + 1}`);
-        const d = decodeEntry(item.entry);
-        if (!d.ok) throw new Fail('entry', h, d.detail);
-        const e = d.value;
-        if (e.height !== h) throw new Fail('entry', h, `the entry names height ${e.height}`);
-        const prev = heads[h - 2] ?? ZERO_HASH;
-        if (!equalBytes(e.prev, prev))
-          throw new Fail('entry', h, 'prev is not H(n-1)', prev, e.prev);
-        const ih = internalHash(item.signedHeader);
-        if (!equalBytes(ih, e.internal)) {
-          throw new Fail(
-            'internal',
-            h,
-            'the entry does not register this signed header',
-            e.internal,
-            ih,
-          );
-        }
-        const signer = await j.signerOf(
-          item.signedHeader,
-          roles,
-          e.submitter,
-          e.registeredAt,
-          'certificate',
-          h,
-        );
-        const b = verifyBlock({ signedHeader: item.signedHeader, body: item.body }, signer.key, {
-          gatewayId: e.submitter,
-          kid: signer.kid,
-        });
-        if (!b.ok) throw new Fail('block', h, `${b.check}: ${b.detail}`, b.expected, b.actual);
-        if (b.bodyErased !== (item.erased !== undefined)) {
-          throw new Fail(
-            'erasure',
-            h,
-            b.bodyErased
-              ? 'the body is missing but no erasure is logged'
-              : 'an erasure is logged but the body is present',
-          );
-        }
-        if (b.bodyErased) erased.push(h);
-        const g = gateways.get(e.submitter) ?? { seq: 0, hash: ZERO_HASH };
-        if (b.header.seq !== g.seq + 1 || !equalBytes(b.header.prev, g.hash)) {
-          throw new Fail(
-            'sequence',
-            h,
-            `${e.submitter}: seq ${b.header.seq} after ${g.seq}, or prev is not h(${g.seq})`,
-          );
-        }
-        gateways.set(e.submitter, { seq: b.header.seq, hash: ih });
-        const H = entryHash(item.entry);
-        builder.append(leafHash(H));
-        heads.push(H);
-        roots.push(builder.root());
+        const e = v.entry;
+        if (v.bodyErased) erased.push(h);
+        gateways.set(e.submitter, { seq: v.header.seq, hash: v.internal });
+        const seqs = bySeq.get(e.submitter) ?? [];
+        seqs.push(h);
+        bySeq.set(e.submitter, seqs);
+        internals.push(v.internal);
+        registeredAt.push(e.registeredAt);
+        heads.push(v.entryHash);
+        roots.push(v.root);
         if (collect) {
-          entries.set(toHex(ih), { height: h, entry: item.entry, receipted: !!item.receipt });
+          entries.set(toHex(v.internal), {
+            height: h,
+            entry: item.entry,
+            receipted: !!item.receipt,
+          });
+          if (!v.bodyErased) {
+            const list = bodies.get(e.submitter) ?? [];
+            list.push(item.body);
+            bodies.set(e.submitter, list);
+          }
         }
-        if (!item.receipt) {
-          unreceipted.push(h);
-          break;
-        }
-        const nk = await j.signerOf(
-          item.receipt,
-          ['notary'],
-          notaryId,
-          e.registeredAt,
-          'receipt',
-          h,
-        );
-        const r = verifyReceipt(item.receipt, nk.key, nk.kid);
-        if (!r.ok) throw new Fail('receipt', h, `${r.check}: ${r.detail}`);
-        if (!equalBytes(r.value.entryBytes, item.entry)) {
-          throw new Fail('receipt', h, 'the receipt names other entry bytes');
-        }
-        if (!equalBytes(r.value.logRoot, builder.root())) {
-          throw new Fail(
-            'receipt',
-            h,
-            'the receipt log root is not MTH(H(1..n))',
-            builder.root(),
-            r.value.logRoot,
-          );
-        }
+        if (!item.receipt) unreceipted.push(h);
         break;
       }
       case 'checkpoint': {
         checkpoints += 1;
-        const m = decodeSign1(item.checkpoint);
-        const claimed = m.ok ? decodeCheckpointPayload(m.msg.payload) : undefined;
-        const when = claimed?.ok ? claimed.value.time : header.exportedAt;
-        const key = await j.signerOf(
-          item.checkpoint,
-          ['notary'],
-          notaryId,
-          when,
-          'checkpoint',
-          item.size,
-        );
-        const c = verifyCheckpoint(item.checkpoint, key.key, key.kid);
-        if (!c.ok) throw new Fail('checkpoint', item.size, `${c.check}: ${c.detail}`);
-        const s = c.value.size;
-        if (s > heads.length)
-          throw new Fail('checkpoint', s, `size ${s} beyond the chain (${heads.length})`);
-        const head = heads[s - 1] ?? ZERO_HASH;
-        if (!equalBytes(c.value.head, head))
-          throw new Fail('checkpoint', s, 'head is not H(size)', head, c.value.head);
-        if (s > 0 && !equalBytes(c.value.logRoot, roots[s - 1]!)) {
-          throw new Fail(
-            'checkpoint',
-            s,
-            'log root differs from the chain at that size',
-            roots[s - 1],
-            c.value.logRoot,
-          );
-        }
+        lastCheckpoint = (await checkpointItem(item, j, chain)).size;
         break;
       }
-      case 'equivocation':
+      case 'equivocation': {
+        const h = bySeq.get(item.gateway)?.[item.seq - 1];
+        const at = h === undefined ? 0 : registeredAt[h - 1]!;
+        const v = await verifyEquivocation(
+          item,
+          h === undefined ? undefined : internals[h - 1],
+          (cose) => j.signerOf(cose, roles, item.gateway, at, 'equivocation', h),
+        );
+        if (!v.ok)
+          throw new Fail('equivocation', h, `${item.gateway} seq ${item.seq}: ${v.detail}`);
         equivocations += 1;
         break;
+      }
       case 'anchor':
         await anchors.check(item, heads, roots);
         break;
@@ -300,6 +252,7 @@ async function run(
           throw new Fail('end', n, 'trailer head is not H(n)');
         if (!equalBytes(item.logRoot, builder.root()))
           throw new Fail('end', n, 'trailer root is not MTH(H(1..n))');
+        requireExtent(lastCheckpoint, n, unreceipted);
         break;
       }
       default:
@@ -308,6 +261,7 @@ async function run(
   }
   if (!ended) throw new Fail('end', heads.length, 'the export has no end trailer (truncated?)');
   j.seal();
+  const held = await heldCheckpoints(chain, j, upstream, opts.checkpoints ?? []);
   return {
     result: {
       ok: true,
@@ -317,12 +271,47 @@ async function run(
       unreceipted,
       checkpoints,
       equivocations,
+      heldCheckpoint: held,
       crls: j.crlCount,
       revocationChecked: j.revocationChecked,
       anchors: anchors.summary(),
     },
-    index: { notaryId, entries, judge: j },
+    index: { notaryId, entries, bodies, judge: j },
   };
+}
+
+/**
+ * Checkpoints of this notary held elsewhere: anchor bodies registered in an upstream
+ * export (those that are this notary's signed checkpoints; anything else there binds
+ * nothing) and checkpoints a witness gives. Each must be of this chain; returns the
+ * largest size.
+ */
+async function heldCheckpoints(
+  chain: ChainView,
+  judge: CertJudge,
+  upstream: readonly UpstreamIndex[],
+  given: readonly Uint8Array[],
+): Promise<number> {
+  let largest = 0;
+  for (const u of upstream) {
+    for (const body of u.bodies.get(chain.notaryId) ?? []) {
+      let cp: Awaited<ReturnType<typeof signedCheckpoint>>;
+      try {
+        cp = await signedCheckpoint(body, judge, chain.notaryId, 'upstream', undefined);
+      } catch (err) {
+        if (err instanceof Fail) continue;
+        throw err;
+      }
+      requireHeld(cp, chain, `the upstream export of ${u.notaryId}`);
+      largest = Math.max(largest, cp.size);
+    }
+  }
+  for (const [i, cose] of given.entries()) {
+    const cp = await signedCheckpoint(cose, judge, chain.notaryId, 'truncated', undefined);
+    requireHeld(cp, chain, `given checkpoint ${i + 1}`);
+    largest = Math.max(largest, cp.size);
+  }
+  return largest;
 }
 
 function toBuf(v: string | Uint8Array): string | Buffer {

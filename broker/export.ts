@@ -1,11 +1,14 @@
 /**
  * The chain as one self-contained file: a CBOR sequence (RFC 8742) of deterministic
  * CBOR arrays (core/det-cbor.ts), each starting with a text tag. Layout and meaning:
- * docs/FORMAT-export.md. The size is fixed when the export starts; entries registered
- * meanwhile are left out, so a running notary can be exported.
+ * docs/FORMAT-export.md. The size is fixed when the export starts, at a size the notary
+ * signed a checkpoint of; entries registered after it are left out, so a running
+ * notary can be exported.
  */
 import { open } from 'node:fs/promises';
 import { concatBytes, type DetValue, decodeDet, encodeDet } from '../core/det-cbor.js';
+import { signCheckpoint } from '../core/receipt.js';
+import type { Signer } from '../core/signer.js';
 import type { ChainStore } from './chain-store.js';
 import { storedCrls } from './crl-log.js';
 import { BrokerCode, BrokerError } from './errors.js';
@@ -77,19 +80,35 @@ export function encodeItem(i: ExportItem): Uint8Array {
   }
 }
 
-/** Writes the export of `store` to `path`; returns the number of entries. */
+export interface WriteExportOptions {
+  /** exportedAt (ms); default now. */
+  readonly now?: number;
+  /**
+   * The notary's signer (its token key): when the latest checkpoint is older than the
+   * chain, one is signed (and stored) at the current size so the export covers every
+   * entry. Without it the export ends at the latest stored checkpoint.
+   */
+  readonly signer?: Signer;
+}
+
+/**
+ * Writes the export of `store` to `path` and returns the number of entries. The export
+ * ends at a size the notary signed a checkpoint of (docs/FORMAT-export.md §4.6): the
+ * latest stored one, or a fresh one signed with `opts.signer`.
+ */
 export async function writeExport(
   store: ChainStore,
   path: string,
-  now = Date.now(),
+  opts: WriteExportOptions = {},
 ): Promise<number> {
-  const size = store.size;
+  const now = opts.now ?? Date.now();
   const notaryId = await store.notaryId();
   if (!notaryId)
     throw new BrokerError(BrokerCode.Store, 'the chain database records no notary id yet');
   const root = await store.trustRoot();
   if (!root)
     throw new BrokerError(BrokerCode.Store, 'the chain database records no Trent root yet');
+  const size = await exportSize(store, notaryId, now, opts.signer);
   const fh = await open(path, 'wx', 0o644);
   try {
     const buf: Uint8Array[] = [];
@@ -130,6 +149,7 @@ export async function writeExport(
       if (c.size <= size) await put({ kind: 'checkpoint', ...c });
     }
     for (const e of await store.equivocations()) {
+      if (e.height > size) continue;
       await put({
         kind: 'equivocation',
         gateway: e.gateway,
@@ -138,7 +158,9 @@ export async function writeExport(
         conflicting: e.conflicting,
       });
     }
-    for (const a of await store.anchors()) await put({ kind: 'anchor', ...a });
+    for (const a of await store.anchors()) {
+      if (a.size <= size) await put({ kind: 'anchor', ...a });
+    }
     await put({
       kind: 'end',
       size,
@@ -151,6 +173,30 @@ export async function writeExport(
     await fh.close();
   }
   return size;
+}
+
+/** The size the export ends at: the largest signed checkpoint within the chain. */
+async function exportSize(
+  store: ChainStore,
+  notaryId: string,
+  now: number,
+  signer: Signer | undefined,
+): Promise<number> {
+  const stored = (await store.checkpoints()).filter((c) => c.size <= store.size);
+  const latest = stored.at(-1)?.size;
+  if (signer && latest !== store.size) {
+    const { size, head, root } = store.snapshot();
+    const cp = await signCheckpoint(signer, { notaryId, size, head, logRoot: root, time: now });
+    await store.putCheckpoint(size, cp, now);
+    return size;
+  }
+  if (latest === undefined) {
+    throw new BrokerError(
+      BrokerCode.Store,
+      'the chain holds no signed checkpoint: start the notary once, or export with its token (--config)',
+    );
+  }
+  return latest;
 }
 
 /** Byte length of the one CBOR item (det profile: majors 0-4) starting at `pos`. */

@@ -22,6 +22,7 @@ import { type Answer, RefusalReason } from '../core/submit.js';
 import type { Logger } from '../ops/log.js';
 import type { ChainStore, GatewayState, Registration, StoredEntry } from './chain-store.js';
 import type { NotaryMetrics } from './metrics.js';
+import { headersConflict } from './verify-evidence.js';
 import { type CheckContext, checkSubmission } from './verify-submission.js';
 
 const ZERO: Uint8Array = new Uint8Array(32);
@@ -146,6 +147,15 @@ export class Registrar {
         const stored = await store.blockBySeq(gw, seq);
         if (stored && equalBytes(stored.signedHeader, c.block.signedHeader)) {
           outcomes.push({ kind: 'replay', height: stored.height, seq });
+        } else if (
+          stored &&
+          !headersConflict(gw, seq, stored.signedHeader, c.block.signedHeader).ok
+        ) {
+          // The same header signed again (new ECDSA signature): no second statement, no evidence.
+          refuse(
+            RefusalReason.Equivocation,
+            `seq ${seq} is registered with another signature of the same header`,
+          );
         } else if (stored) {
           await store.recordEquivocation(gw, seq, stored, c.block.signedHeader, at);
           this.#o.log?.warn(

@@ -54,6 +54,29 @@ export function tokenSigner(child: ChildSigner, keyLabel: string, cert: Uint8Arr
   return digestSigner(kidOfCertificate(cert), (d) => child.signDigest(keyLabel, d));
 }
 
+/** The notary's token opened as its config says: the signer of receipts and checkpoints. */
+export async function openNotarySigner(
+  c: NotaryConfig,
+  log: Logger,
+): Promise<{ signer: Signer; signingCert: Uint8Array; child: ChildSigner }> {
+  const pin = readPin({ file: c.token.pinFile, env: USER_PIN_ENV, what: 'notary token user PIN' });
+  const keyLabel = c.token.key ?? c.notaryId;
+  const child = await ChildSigner.start({
+    token: c.token.label,
+    pin,
+    keys: [keyLabel],
+    modulePath: c.token.module,
+    logger: log,
+  });
+  try {
+    const signingCert = certDer(c.signingCert);
+    return { signer: tokenSigner(child, keyLabel, signingCert), signingCert, child };
+  } catch (err) {
+    await child.close();
+    throw err;
+  }
+}
+
 export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNotary> {
   // Before anything else: a second notary on this database stops here (STORE_IN_USE).
   const lock = await DbLock.acquire(c.db, 'notary');
@@ -66,18 +89,8 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
 }
 
 async function startLocked(c: NotaryConfig, log: Logger, lock: DbLock): Promise<RunningNotary> {
-  const pin = readPin({ file: c.token.pinFile, env: USER_PIN_ENV, what: 'notary token user PIN' });
-  const keyLabel = c.token.key ?? c.notaryId;
-  const child = await ChildSigner.start({
-    token: c.token.label,
-    pin,
-    keys: [keyLabel],
-    modulePath: c.token.module,
-    logger: log,
-  });
+  const { signer, signingCert, child } = await openNotarySigner(c, log);
   try {
-    const signingCert = certDer(c.signingCert);
-    const signer = tokenSigner(child, keyLabel, signingCert);
     const trust = Trust.fromFiles(c.trust.root, c.trust.crl, c.trust.skewMs);
     const certs = new CertificateBook();
     const n = certs.loadPaths(c.certificates);
@@ -141,7 +154,7 @@ async function startLocked(c: NotaryConfig, log: Logger, lock: DbLock): Promise<
             cert: readFileSync(c.upstream.tls?.cert ?? c.tls.cert, 'utf8'),
             ca: trust.root.toString('pem'),
           },
-          upstreamCert: c.upstream.signingCert ? certDer(c.upstream.signingCert) : undefined,
+          upstreamCert: certDer(c.upstream.signingCert),
           store: notary.store,
           checkpointer: notary.checkpointer,
           signer,

@@ -27,6 +27,7 @@ import {
 } from '../core/block.js';
 import { sign1 } from '../core/cose.js';
 import { decodeSign1 } from '../core/cose-decode.js';
+import { kidOfCertificate } from '../core/kid.js';
 import { leafHash, merkleRoot } from '../core/merkle.js';
 import { decodeCheckpointPayload, verifyReceipt } from '../core/receipt.js';
 import type { Signer } from '../core/signer.js';
@@ -42,8 +43,12 @@ export interface UpstreamOptions {
   readonly url: string;
   readonly everyMs: number;
   readonly tls: { readonly key: string; readonly cert: string; readonly ca: string };
-  /** The upstream notary's signing certificate: anchor receipts are verified with it. */
-  readonly upstreamCert?: Uint8Array | undefined;
+  /**
+   * The upstream notary's signing certificate: anchor receipts are verified with it, and
+   * it is stored with the chain's certificates so exports carry it (the auditor verifies
+   * anchor receipts with it too).
+   */
+  readonly upstreamCert: Uint8Array;
   readonly store: ChainStore;
   readonly checkpointer: Checkpointer;
   readonly signer: Signer;
@@ -80,6 +85,7 @@ export class Upstream extends EventEmitter {
       checkServerIdentity: (_host: string, cert: PeerCertificate) =>
         tlsPeerIdentity(cert, 'notary', o.upstreamId),
     } as IClientOptions);
+    await o.store.putCertificate(kidOfCertificate(o.upstreamCert), o.upstreamCert, Date.now());
     const up = new Upstream(o, client);
     client.on('connect', () => {
       o.log?.info({ url: o.url }, 'connected to the upstream notary');
@@ -184,12 +190,15 @@ export class Upstream extends EventEmitter {
       this.#o.log?.warn({ ...ans }, 'upstream refused an anchor');
       return;
     }
-    if (this.#o.upstreamCert) {
-      const v = verifyReceipt(ans.receipt, new X509Certificate(this.#o.upstreamCert).publicKey);
-      if (!v.ok) {
-        this.#o.log?.error({ check: v.check, detail: v.detail }, 'anchor receipt does not verify');
-        return;
-      }
+    const cert = this.#o.upstreamCert;
+    const v = verifyReceipt(
+      ans.receipt,
+      new X509Certificate(cert).publicKey,
+      kidOfCertificate(cert),
+    );
+    if (!v.ok) {
+      this.#o.log?.error({ check: v.check, detail: v.detail }, 'anchor receipt does not verify');
+      return;
     }
     const size = await this.#o.store.setAnchorReceipt(ans.seq, ans.receipt);
     await this.#updateLag();

@@ -1,6 +1,6 @@
 /**
  * medchain notary --config FILE          run a notary until SIGINT/SIGTERM (graceful stop)
- * medchain notary export --db F --out F  write the chain export (docs/FORMAT-export.md)
+ * medchain notary export --db F --out F [--config FILE]  write the chain export (docs/FORMAT-export.md)
  * medchain notary erase --db F --height N --reason T   erase one block body (DESIGN §3.8)
  * (verifying an export is the auditor's `medchain verify`, cli/verify.ts)
  */
@@ -8,7 +8,9 @@ import { Command } from 'commander';
 import { ChainStore } from '../broker/chain-store.js';
 import { loadNotaryConfig } from '../broker/config.js';
 import { writeExport } from '../broker/export.js';
-import { runNotary } from '../broker/run.js';
+import { openNotarySigner, runNotary } from '../broker/run.js';
+import { MedchainError } from '../core/errors.js';
+import { kidOfCertificate } from '../core/kid.js';
 import { createLogger } from '../ops/log.js';
 
 function print(line: string): void {
@@ -49,16 +51,39 @@ export function notaryCommand(): Command {
 
   cmd
     .command('export')
-    .description('write the chain as one self-contained CBOR sequence file')
-    .requiredOption('--db <file>', 'notary chain database')
+    .description(
+      'write the chain as one self-contained CBOR sequence file, ending at a signed checkpoint',
+    )
+    .option('--db <file>', "notary chain database (default: the config's db)")
     .requiredOption('--out <file>', 'output file (must not exist)')
-    .action(async (flags: { db: string; out: string }) => {
-      const store = await ChainStore.open(flags.db);
+    .option(
+      '--config <file>',
+      "the notary's config: open its token to sign a checkpoint at the current size (stopped notary only)",
+    )
+    .action(async (flags: { db?: string; out: string; config?: string }) => {
+      const config = flags.config ? loadNotaryConfig(flags.config) : undefined;
+      const db = flags.db ?? config?.db;
+      if (!db) throw new MedchainError('CLI_USAGE', 'give --db, or --config naming the db');
+      const log = createLogger({ name: 'notary-export', level: config?.logLevel ?? 'warn' });
+      const token = config ? await openNotarySigner(config, log) : undefined;
+      const store = await ChainStore.open(db);
       try {
-        const n = await writeExport(store, flags.out);
-        print(`exported ${n} entries to ${flags.out}`);
+        // A checkpoint signed here must find its certificate in the export.
+        if (token) {
+          const der = token.signingCert;
+          await store.putCertificate(kidOfCertificate(der), der, Date.now());
+        }
+        const n = await writeExport(store, flags.out, token ? { signer: token.signer } : {});
+        const left = store.size - n;
+        print(
+          `exported ${n} entries to ${flags.out}` +
+            (left > 0
+              ? ` (${left} later entries have no signed checkpoint yet: left out; give --config to sign one)`
+              : ''),
+        );
       } finally {
         await store.close();
+        await token?.child.close();
       }
     });
 

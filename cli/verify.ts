@@ -1,5 +1,6 @@
 /**
- * medchain verify EXPORT --root ca.pem [--upstream EXPORT2 ...] [--crl CRL ...] [--json]
+ * medchain verify EXPORT --root ca.pem [--upstream EXPORT2 ...] [--crl CRL ...]
+ *                [--checkpoint CP ...] [--json]
  *
  * The auditor's command: verifies a chain export offline (broker/export-verify.ts) and
  * prints OK with counts, or the first bad height and the reason. Exit 0 verified,
@@ -14,6 +15,7 @@ interface Flags {
   root: string;
   upstream?: string[];
   crl?: string[];
+  checkpoint?: string[];
   skewMs: string;
   json?: boolean;
 }
@@ -46,7 +48,10 @@ function describe(v: ExportVerifyResult): string {
       : `${a.count} anchors (${a.receipted} receipted, highest anchored size ${a.highestAnchoredSize}; give --upstream to follow them)`;
   return (
     `OK ${v.notaryId}: ${v.size} entries (${v.erased.length} erased, ${v.unreceipted.length} without receipt), ` +
-    `${v.checkpoints} checkpoints, ${v.equivocations} equivocations, ${revocation}; ${anchors}`
+    `${v.checkpoints} checkpoints (the last at ${v.size}), ${v.equivocations} equivocations, ${revocation}; ${anchors}` +
+    (v.heldCheckpoint > 0
+      ? `; reaches the checkpoint of size ${v.heldCheckpoint} held elsewhere`
+      : '')
   );
 }
 
@@ -61,7 +66,11 @@ async function run(exportPath: string, o: Flags): Promise<void> {
   const upstream = await Promise.all(
     (o.upstream ?? []).map((f) => readInput(f, 'upstream export')),
   );
+  const checkpoints = await Promise.all(
+    (o.checkpoint ?? []).map((f) => readInput(f, 'checkpoint')),
+  );
   const v = await verifyExport(bytes, {
+    checkpoints,
     root: Buffer.from(root).toString('utf8'),
     // A PEM CRL is parsed as text, a DER one as bytes.
     crls: crls.map((c) => (c[0] === 0x30 ? c : Buffer.from(c).toString('utf8'))),
@@ -84,6 +93,10 @@ export function verifyCommand(): Command {
       "the upstream (regional) notary's export: follow this chain's anchors into it",
     )
     .option('--crl <file...>', "Trent's CRLs (PEM or DER) besides those carried in the export")
+    .option(
+      '--checkpoint <file...>',
+      "signed checkpoints of this notary held elsewhere (a replica's, a witness's; COSE bytes): the export must reach them",
+    )
     .option('--skew-ms <ms>', 'clock skew allowed on certificate validity', '300000')
     .option('--json', 'print the result as JSON')
     .action((file: string, o: Flags) => run(file, o));

@@ -166,7 +166,18 @@ export const configSchema = z.strictObject({
     drainOnShutdownMs: z.number().int().min(0).default(10_000),
   }),
   http: z
-    .strictObject({ host: z.string().default('127.0.0.1'), port: port.default(9464) })
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(9464),
+      /** Who may see /console (gateway/console-access.ts): loopback clients, or a bearer token. */
+      console: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          loopback: z.boolean().default(true),
+          tokenFile: path.optional(),
+        })
+        .prefault({}),
+    })
     .prefault({}),
   log: z.strictObject({ level: z.string().default('info') }).prefault({}),
   /**
@@ -230,6 +241,7 @@ const PATH_KEYS: readonly string[][] = [
   ['notary', 'tls', 'cert'],
   ['notary', 'tls', 'key'],
   ['notary', 'tls', 'ca'],
+  ['http', 'console', 'tokenFile'],
 ];
 
 function fail(file: string, message: string, cause?: unknown): never {

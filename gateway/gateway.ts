@@ -17,6 +17,9 @@ import type { Logger } from '../ops/log.js';
 import { SqliteDb } from '../ops/sqlite.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
+import { consoleAccess, GatewayConsole } from './console.js';
+import { crlStatus, gatewayCertificates } from './console-certs.js';
+import type { GatewayStatus } from './console-pages.js';
 import { crlFile } from './crl-file.js';
 import { DeviceBroker } from './device-broker.js';
 import { GatewayCode, GatewayError } from './errors.js';
@@ -29,6 +32,7 @@ import { trustNotary } from './notary-trust.js';
 import { loadReaders } from './readers.js';
 import { DeviceRegistry } from './registry.js';
 import { runRetention } from './retention.js';
+import { SealThread } from './seal-thread.js';
 import { Sealer } from './sealer.js';
 import { Spool } from './spool.js';
 import { Uplink, type UplinkStatus } from './uplink.js';
@@ -175,8 +179,11 @@ export class Gateway {
         maxBacklogReadings: cfg.spool.maxBacklogReadings,
         maxBacklogBytes: cfg.spool.maxBacklogBytes,
       });
+      const sealThread = new SealThread();
+      started.push(sealThread);
       const sealer = new Sealer({
         spool,
+        blockSealer: sealThread,
         gatewayId: cfg.gatewayId,
         signer: timedSigner(hsmBlockSigner(signer, cfg.hsm.key, certDer), (s) =>
           metrics.signSeconds.observe(s),
@@ -188,6 +195,7 @@ export class Gateway {
         maxBytes: cfg.batch.maxBytes,
       });
       const batcher = new Batcher(spool, sealer, cfg.batch, log);
+      batcher.onClosed = () => sealThread.close();
       const uplink = new Uplink({
         url: cfg.notary.url,
         tls: cfg.notary.tls
@@ -313,6 +321,23 @@ export class Gateway {
         },
         health: async () => (gw ? gw.health() : { ok: false, detail: { starting: true } }),
         ready: async () => (gw ? gw.readiness() : { ok: false, detail: { starting: true } }),
+        ...(cfg.http.console.enabled
+          ? {
+              console: new GatewayConsole({
+                gatewayId: cfg.gatewayId,
+                access: consoleAccess(cfg.http.console, readText),
+                metrics,
+                status: async () => {
+                  if (!gw) throw new GatewayError(GatewayCode.Config, 'the gateway is starting');
+                  return gw.consoleStatus();
+                },
+                devices: (limit) => spool.deviceActivity(limit),
+                certificates: gatewayCertificates(cfg),
+                crl: () => crlStatus(cfg.crl),
+                log,
+              }),
+            }
+          : {}),
       });
       gw = new Gateway({
         cfg,
@@ -364,6 +389,23 @@ export class Gateway {
     const erased = await this.spool.db.get<{ n: number }>('SELECT count(*) AS n FROM erasures');
     this.metrics.erasedBlocks.set(erased?.n ?? 0);
     return uplink;
+  }
+
+  /** What the console's status page shows (gateway/console-pages.ts). */
+  async consoleStatus(): Promise<GatewayStatus> {
+    const uplink = await this.refreshGauges();
+    const b = this.spool.backlog();
+    const [oldest] = await this.spool.unreceipted(1, 1);
+    return {
+      gatewayId: this.#cfg.gatewayId,
+      notaryId: this.#cfg.notary.id,
+      uplink,
+      backlogReadings: b.readings,
+      backlogBytes: b.bytes,
+      pushback: this.#intake.overloaded,
+      lastBlock: (await this.spool.head()).seq,
+      oldestUnreceipted: oldest ? { seq: oldest.seq, sealedAt: oldest.sealedAt } : undefined,
+    };
   }
 
   async health(): Promise<Probe> {

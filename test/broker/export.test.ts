@@ -197,3 +197,31 @@ t.test(
     });
   },
 );
+
+t.test(
+  'the export ends at a signed checkpoint: the latest one, or one signed with the token',
+  async (t) => {
+    const notary = await startNotary(t, pki, me, [gw1], {
+      checkpoint: { everyEntries: 1000, everyMs: 600_000 },
+    });
+    const m = new BlockMaker('gw-1', s1);
+    for (let i = 0; i < 4; i++) await notary.registrar.submit('gw-1', (await m.next()).bytes);
+    t.equal(notary.store.size, 4);
+    // Running, with only the start-up checkpoint (size 0) signed: the export ends there.
+    const older = join(tempDir(t), 'older.cbor');
+    t.equal(await writeExport(notary.store, older), 0, 'entries after the checkpoint are left out');
+    t.match(await verifyExport(new Uint8Array(readFileSync(older)), { root: pki.rootPem }), {
+      ok: true,
+      size: 0,
+    });
+    const full = join(tempDir(t), 'full.cbor');
+    const n = await writeExport(notary.store, full, { signer: await pki.signer(me) });
+    t.equal(n, 4, 'a checkpoint signed at the current size covers every entry');
+    t.match(await verifyExport(new Uint8Array(readFileSync(full)), { root: pki.rootPem }), {
+      ok: true,
+      size: 4,
+      unreceipted: [],
+    });
+    t.equal((await notary.store.latestCheckpoint())?.size, 4, 'the new checkpoint is stored');
+  },
+);

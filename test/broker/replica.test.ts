@@ -68,6 +68,14 @@ const sizeOf = (cp: Uint8Array) => {
 const until = (r: Replica, size: number) =>
   r.size >= size ? Promise.resolve(r.size) : waitFor<number>(r, 'synced', (s) => s >= size);
 
+/** The notary signs a checkpoint at its size and the replica accepts it (an export ends at one). */
+async function checkpointed(notary: Notary, r: Replica, size: number): Promise<void> {
+  const accepted = waitFor<AcceptedCheckpoint>(r, 'checkpoint', (c) => c.size === size);
+  await notary.checkpointer.checkpoint();
+  r.kick();
+  await accepted;
+}
+
 async function exportOf(t: Parameters<typeof tempDir>[0], r: Replica) {
   const out = join(tempDir(t), 'replica.cbor');
   await writeExport(r.store.chain, out);
@@ -156,6 +164,7 @@ t.test('catches up by ranges, follows the MQTT feed, its export verifies', async
   t.match(m, /medchain_replica_entries 11/);
   t.match(m, /medchain_replica_lag_entries 0/);
 
+  await checkpointed(notary, r, 11);
   const v = await exportOf(t, r);
   t.ok(v.ok, JSON.stringify(v));
   if (v.ok) {
@@ -339,6 +348,7 @@ t.test(
     }
     proxy.tamper = undefined;
     t.equal(await until(last!, 8), 8, 'once the notary serves the real bytes, the copy completes');
+    await checkpointed(notary, last!, 8);
     const v = await exportOf(t, last!);
     t.ok(v.ok && v.size === 8, JSON.stringify(v));
   },
@@ -386,6 +396,7 @@ t.test('resumes from its database after a restart, completing a cut-short batch'
     'nothing fetched twice',
   );
   t.same(await again.store.incomplete(), []);
+  await checkpointed(notary, again, 8);
   const v = await exportOf(t, again);
   t.ok(v.ok && v.size === 8 && v.unreceipted.length === 0, JSON.stringify(v));
 });

@@ -5,13 +5,14 @@
  * checks it down to Trent's root.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
 import t from 'tap';
 import type { Notary } from '../../broker/notary.js';
 import { Upstream } from '../../broker/upstream.js';
 import { sealBlock, ZERO_HASH } from '../../core/block.js';
+import { type DetValue, decodeDet, encodeDet } from '../../core/det-cbor.js';
 import { softwareRecipient } from '../../core/hpke.js';
 import { encodeReading } from '../../core/reading.js';
 import type { Signer } from '../../core/signer.js';
@@ -161,6 +162,17 @@ t.test('prove --notary includes the regional anchor; verify-proof checks it', as
     text.stdout,
     /anchored: notary-1's checkpoint of size \d+ registered by regional at height \d+/,
   );
+
+  // The anchor removed from the proof: still a valid proof, reported as not anchored.
+  const proof = decodeDet(new Uint8Array(readFileSync(join(dir, 'ox-1-2.proof'))), {
+    maxDepth: 6,
+  }) as DetValue[];
+  t.equal((proof[8] as DetValue[]).length, 1, 'the proof carries one anchor');
+  writeFileSync(join(dir, 'bare.proof'), encodeDet([...proof.slice(0, 8), []]));
+  const bare = await run(['verify-proof', join(dir, 'bare.proof'), '--root', pki.rootPath]);
+  t.equal(bare.status, 0, bare.stdout + bare.stderr);
+  t.match(bare.stdout, /\n {2}not anchored: the proof carries no upstream receipt/);
+  t.notMatch(bare.stdout, /anchored: notary-1's checkpoint/);
 
   // The institution's certificate where the regional one belongs: refused at the anchor.
   const wrong = await prove(2, 'wrong.proof', ['--upstream-cert', inst.signing.path]);
