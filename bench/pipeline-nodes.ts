@@ -85,7 +85,9 @@ export async function startPipeline(o: {
   const spool = await Spool.open(gatewayDb);
   try {
     const registry = new DeviceRegistry(spool.db, BENCH_SCRYPT);
-    for (const id of o.deviceIds) secrets.set(id, await registry.add(id, newSecret()));
+    for (const id of o.deviceIds) {
+      secrets.set(id, await registry.add(id, newSecret(), 'generated'));
+    }
   } finally {
     await spool.close();
   }
