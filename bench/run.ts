@@ -7,6 +7,7 @@ import { benchE2e } from './e2e.js';
 import { printE2e } from './e2e-report.js';
 import { parseBenchFlags } from './flags.js';
 import { benchHsm } from './hsm.js';
+import { benchVerify } from './verify.js';
 
 const flags = usage(() => parseBenchFlags(process.argv.slice(2)));
 
@@ -61,7 +62,12 @@ async function benchMicro() {
   ]);
   table('Merkle root over 100k leaves (ms)', [core.merkle]);
   table('Proof sizes (bytes, CBOR)', [core.proofs]);
-  return { hsm, core, ratios };
+  const verify = await benchVerify({ quick });
+  table(
+    `Export verification (${verify.entries} entries; 2 ECDSA verifies per block) against ECDSA P-256 and SHA-256 on this machine`,
+    [verify],
+  );
+  return { hsm, core, ratios, verify };
 }
 
 process.stdout.write('\nEnd to end: one load generator, three targets\n');
@@ -81,10 +87,12 @@ const result = {
   seconds: Math.round((performance.now() - started) / 1000),
   hsm: micro?.hsm ?? null,
   core: micro?.core ?? null,
+  verify: micro?.verify ?? null,
   e2e,
   ratios: {
     ...micro?.ratios,
     verifierVsSha256: micro?.core.verifier.ratio ?? null,
+    exportVerifyVsAllCoreEcdsa: micro?.verify.ratioToAllCoreEcdsa ?? null,
     fullVsAedes: e2e.ratios.fullVsAedes,
     fullVsMosquitto: e2e.ratios.fullVsMosquitto,
   },
