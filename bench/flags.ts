@@ -10,6 +10,8 @@ export interface BenchFlags {
   readonly quick: boolean;
   readonly profile: boolean;
   readonly e2eOnly: boolean;
+  /** Only the CPU-per-reading and stepped-rate part (bench/throughput.ts). */
+  readonly throughputOnly: boolean;
   readonly out: string | undefined;
   readonly settings: E2eSettings;
 }
@@ -43,6 +45,7 @@ export function parseBenchFlags(args: readonly string[]): BenchFlags {
     quick,
     profile: values.profile === true,
     e2eOnly: values['e2e-only'] === true,
+    throughputOnly: values['throughput-only'] === true,
     out: values.out,
     settings: {
       ...base,
@@ -67,6 +70,7 @@ function parse(args: readonly string[]) {
       window: { type: 'string' },
       'offline-seconds': { type: 'string' },
       'e2e-only': { type: 'boolean', default: false },
+      'throughput-only': { type: 'boolean', default: false },
     },
   });
 }

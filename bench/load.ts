@@ -36,6 +36,8 @@ export interface LoadOptions {
   /** Called as the window opens and as it closes (metric snapshots, RSS sampling). */
   readonly atStart?: () => Promise<void> | void;
   readonly atEnd?: () => Promise<void> | void;
+  /** Awaited once every device is connected, before the first release (lines up several generators). */
+  readonly connected?: () => Promise<void>;
 }
 
 export interface LoadResult {
@@ -155,6 +157,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const due = r.due;
     const connected = await connectAll(clients, o.connectTimeoutMs ?? 20_000);
     if (connected === 0) throw new Error(`no device connected to ${o.url}`);
+    await o.connected?.();
     const h = new LatencyHistogram();
     let measuring = false;
     let released = 0;

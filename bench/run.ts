@@ -3,10 +3,12 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { isMedchainError } from '../core/errors.js';
 import { benchCore } from './core.js';
-import { benchE2e } from './e2e.js';
+import { benchE2e, type E2eBench } from './e2e.js';
 import { printE2e } from './e2e-report.js';
 import { parseBenchFlags } from './flags.js';
 import { benchHsm } from './hsm.js';
+import { benchThroughput, THROUGHPUT_FULL, THROUGHPUT_QUICK } from './throughput.js';
+import { printThroughput, withTempDir } from './throughput-report.js';
 import { benchVerify } from './verify.js';
 
 const flags = usage(() => parseBenchFlags(process.argv.slice(2)));
@@ -38,7 +40,7 @@ process.stdout.write(
 );
 
 const started = performance.now();
-const micro = flags.e2eOnly ? null : await benchMicro();
+const micro = flags.e2eOnly || flags.throughputOnly ? null : await benchMicro();
 
 async function benchMicro() {
   const hsm = await benchHsm({ quick });
@@ -70,14 +72,19 @@ async function benchMicro() {
   return { hsm, core, ratios, verify };
 }
 
-process.stdout.write('\nEnd to end: one load generator, three targets\n');
-const e2e = await benchE2e({
-  settings,
-  profile: flags.profile,
-  log: (line) =>
-    process.stdout.write(`${((performance.now() - started) / 1000).toFixed(1)} s ${line}\n`),
-});
-printE2e(e2e, micro?.core.verifier ?? null, table);
+const log = (line: string) =>
+  process.stdout.write(`${((performance.now() - started) / 1000).toFixed(1)} s ${line}\n`);
+let e2e: E2eBench | null = null;
+if (!flags.throughputOnly) {
+  process.stdout.write('\nEnd to end: one load generator, three targets\n');
+  e2e = await benchE2e({ settings, profile: flags.profile, log });
+  printE2e(e2e, micro?.core.verifier ?? null, table);
+}
+process.stdout.write('\nCPU per reading and the sustained rate\n');
+const throughput = await withTempDir((dir) =>
+  benchThroughput({ dir, settings: quick ? THROUGHPUT_QUICK : THROUGHPUT_FULL, log }),
+);
+printThroughput(throughput, table);
 
 const result = {
   when: new Date().toISOString(),
@@ -89,12 +96,15 @@ const result = {
   core: micro?.core ?? null,
   verify: micro?.verify ?? null,
   e2e,
+  throughput,
   ratios: {
     ...micro?.ratios,
     verifierVsSha256: micro?.core.verifier.ratio ?? null,
     exportVerifyVsAllCoreEcdsa: micro?.verify.ratioToAllCoreEcdsa ?? null,
-    fullVsAedes: e2e.ratios.fullVsAedes,
-    fullVsMosquitto: e2e.ratios.fullVsMosquitto,
+    fullVsAedes: e2e?.ratios.fullVsAedes ?? null,
+    fullVsMosquitto: e2e?.ratios.fullVsMosquitto ?? null,
+    cpuFullVsAedesClinic: throughput.ratios.clinicFullVsAedes,
+    cpuFullVsAedesSaturation: throughput.ratios.saturationFullVsAedes,
   },
 };
 const dir = join(process.cwd(), 'bench', 'results');

@@ -100,6 +100,7 @@ export async function startMosquitto(dir: string): Promise<Target | undefined> {
 }
 
 export interface Consumer {
+  readonly pid: number;
   received(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -109,6 +110,7 @@ export async function startConsumer(url: string): Promise<Consumer> {
   const child = track(fork(here('./consumer.js'), [url], { stdio: 'inherit' }));
   await ipcMessage(child, 'consumer', 10_000);
   return {
+    pid: child.pid ?? 0,
     async received() {
       const answer = ipcMessage<{ received: number }>(child, 'consumer count', 10_000);
       child.send('count');

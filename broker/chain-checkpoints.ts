@@ -31,3 +31,12 @@ export async function allCheckpoints(
   );
   return rows.map((r) => ({ size: r.size, checkpoint: u8(r.checkpoint) }));
 }
+
+/** The `limit` most recent checkpoints, newest first, with when each was made. */
+export async function recentCheckpoints(db: Queryable, limit: number): Promise<StoredCheckpoint[]> {
+  const rows = await db.all<{ size: number; checkpoint: Buffer; created_at: number }>(
+    'SELECT size, checkpoint, created_at FROM checkpoints ORDER BY id DESC LIMIT ?',
+    [limit],
+  );
+  return rows.map((r) => ({ size: r.size, checkpoint: u8(r.checkpoint), at: r.created_at }));
+}

@@ -61,3 +61,27 @@ export async function blockBySeq(
   const r = await db.get<BlockRow>(`${BLOCK} WHERE b.gateway = ? AND b.seq = ?`, [gateway, seq]);
   return r ? toStoredBlock(r) : undefined;
 }
+
+/** A gateway's blocks from its sequence number `fromSeq` on, in seq order (console). */
+export async function gatewayBlocks(
+  db: Queryable,
+  gateway: string,
+  fromSeq: number,
+  limit: number,
+): Promise<{ height: number; seq: number; registeredAt: number }[]> {
+  const rows = await db.all<{ height: number; seq: number; registered_at: number }>(
+    `SELECT b.height, b.seq, e.registered_at FROM blocks b JOIN entries e USING (height)
+     WHERE b.gateway = ? AND b.seq >= ? ORDER BY b.seq LIMIT ?`,
+    [gateway, fromSeq, limit],
+  );
+  return rows.map((r) => ({ height: r.height, seq: r.seq, registeredAt: r.registered_at }));
+}
+
+/** The first height registered at or after `at` (ms), if any (console: browse by time). */
+export async function firstHeightAt(db: Queryable, at: number): Promise<number | undefined> {
+  const r = await db.get<{ h: number | null }>(
+    'SELECT min(height) AS h FROM entries WHERE registered_at >= ?',
+    [at],
+  );
+  return r?.h ?? undefined;
+}

@@ -226,6 +226,25 @@ export class ChainStore {
     return entries.blockBySeq(this.db, gateway, seq);
   }
 
+  /** A gateway's registered blocks from seq `fromSeq` on (at most `limit`), in seq order. */
+  gatewayBlocks(
+    gateway: string,
+    fromSeq: number,
+    limit: number,
+  ): Promise<{ height: number; seq: number; registeredAt: number }[]> {
+    return entries.gatewayBlocks(this.db, gateway, fromSeq, limit);
+  }
+
+  /** The first height registered at or after `at` (ms since epoch). */
+  firstHeightAt(at: number): Promise<number | undefined> {
+    return entries.firstHeightAt(this.db, at);
+  }
+
+  /** Every gateway that has registered a block, with its last seq, h and height. */
+  gatewayStates(): [string, GatewayState][] {
+    return [...this.#gateways].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   receipt(height: number): Promise<Uint8Array | undefined> {
     return receipts.receiptAt(this.db, height);
   }
@@ -255,6 +274,11 @@ export class ChainStore {
 
   checkpoints(): Promise<{ size: number; checkpoint: Uint8Array }[]> {
     return checkpoints.allCheckpoints(this.db);
+  }
+
+  /** The `limit` most recent checkpoints, newest first. */
+  recentCheckpoints(limit: number): Promise<StoredCheckpoint[]> {
+    return checkpoints.recentCheckpoints(this.db, limit);
   }
 
   /** Records Trent's root (DER) so an export is self-contained; refuses to change it. */

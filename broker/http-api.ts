@@ -16,7 +16,11 @@
  *                                           (≤ 1000 items, ≤ 8 MiB of bodies but at least one item:
  *                                           the chain feed by range, for replicas catching up)
  *   GET /certificate/{kid hex}              { kid, der }  (a signing certificate the chain names)
+ *   GET /openapi.json                       this API as OpenAPI 3.1 (broker/openapi.ts)
+ *   GET /console[/...]                      the read-only web console, HTML (broker/console.ts)
  *   GET /metrics /healthz /readyz
+ * Beside the base64 CBOR, answers carry what a person reads: hashes in hex (`…Hex`),
+ * decoded times, sizes and ids (broker/http-plain.ts); the base64 fields stay as they were.
  * Errors: 400 (bad parameter), 404 (unknown height or hash), JSON { error }.
  */
 import { once } from 'node:events';
@@ -25,8 +29,11 @@ import { fromHex, toHex } from '../core/bytes.js';
 import type { Logger } from '../ops/log.js';
 import { anchorCovering } from './anchor-lookup.js';
 import type { ChainStore } from './chain-store.js';
+import { NotaryConsole } from './console.js';
 import { BrokerCode, BrokerError } from './errors.js';
+import { certificateFields, checkpointFields, entryFields } from './http-plain.js';
 import type { NotaryMetrics } from './metrics.js';
+import { NOTARY_OPENAPI } from './openapi.js';
 
 export interface HttpApiOptions {
   readonly store: ChainStore;
@@ -68,9 +75,11 @@ export class HttpApi {
   readonly server: Server;
   readonly #o: HttpApiOptions;
   readonly #routes: [RegExp, Handler][];
+  readonly #console: NotaryConsole;
 
   private constructor(o: HttpApiOptions) {
     this.#o = o;
+    this.#console = new NotaryConsole(o.store, o.log);
     this.#routes = [
       [/^\/checkpoint$/, () => this.#checkpoint()],
       [/^\/entries$/, (q) => this.#entries(q)],
@@ -80,6 +89,7 @@ export class HttpApi {
       [/^\/anchor$/, (q) => this.#anchor(q)],
       [/^\/feed$/, (q) => this.#feed(q)],
       [/^\/certificate\/[0-9a-f]{64}$/, (_q, p) => this.#certificate(p.slice(13))],
+      [/^\/openapi\.json$/, async () => NOTARY_OPENAPI],
     ];
     this.server = createServer((req, res) => void this.#handle(req, res));
   }
@@ -110,6 +120,9 @@ export class HttpApi {
         const ok = this.#o.ready();
         return void res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
       }
+      if (url.pathname === '/console' || url.pathname.startsWith('/console/')) {
+        return await this.#console.handle(url, res);
+      }
       const route = this.#routes.find(([re]) => re.test(url.pathname));
       if (!route) throw new HttpError(404, `no such resource: ${url.pathname}`);
       const body = await route[1](url.searchParams, url.pathname);
@@ -132,7 +145,7 @@ export class HttpApi {
   async #checkpoint() {
     const c = this.#o.latestCheckpoint();
     if (!c) throw new HttpError(404, 'no checkpoint yet');
-    return { checkpoint: b64(c) };
+    return { checkpoint: b64(c), ...checkpointFields(c) };
   }
 
   async #entries(q: URLSearchParams) {
@@ -151,6 +164,7 @@ export class HttpApi {
         entry: b64(e.entryBytes),
         entryHash: b64(e.entryHash),
         receipt: r ? b64(r) : null,
+        ...entryFields(e),
       });
     }
     return { entries: out };
@@ -175,13 +189,19 @@ export class HttpApi {
         `need 1 <= height <= size <= ${store.size}`,
       );
     }
+    const entryHash = await store.headAt(height);
+    const proof = await store.inclusionProof(height, size);
+    const root = await store.rootAt(size);
     return {
       height,
       size,
       leafIndex: height - 1,
-      entryHash: b64(await store.headAt(height)),
-      proof: (await store.inclusionProof(height, size)).map(b64),
-      root: b64(await store.rootAt(size)),
+      entryHash: b64(entryHash),
+      proof: proof.map(b64),
+      root: b64(root),
+      entryHashHex: toHex(entryHash),
+      proofHex: proof.map(toHex),
+      rootHex: toHex(root),
     };
   }
 
@@ -190,12 +210,17 @@ export class HttpApi {
     const from = intParam(q, 'from');
     const to = intParam(q, 'to', store.size);
     if (from > to || to > store.size) throw new HttpError(400, `need from <= to <= ${store.size}`);
+    const proof = await store.consistencyProof(from, to);
+    const [root1, root2] = [await store.rootAt(from), await store.rootAt(to)];
     return {
       from,
       to,
-      proof: (await store.consistencyProof(from, to)).map(b64),
-      root1: b64(await store.rootAt(from)),
-      root2: b64(await store.rootAt(to)),
+      proof: proof.map(b64),
+      root1: b64(root1),
+      root2: b64(root2),
+      proofHex: proof.map(toHex),
+      root1Hex: toHex(root1),
+      root2Hex: toHex(root2),
     };
   }
 
@@ -210,6 +235,9 @@ export class HttpApi {
       signedHeader: b64(b.signedHeader),
       body: b64(b.body),
       erased: b.erased ?? null,
+      kidHex: toHex(b.kid),
+      bodyHashHex: toHex(b.bodyHash),
+      bodyBytes: b.body.length,
     };
   }
 
@@ -220,7 +248,13 @@ export class HttpApi {
     }
     const a = await anchorCovering(this.#o.store, height);
     if (!a) throw new HttpError(404, `height ${height} is not covered by an anchor receipt yet`);
-    return { ...a, block: b64(a.block), receipt: b64(a.receipt), proof: a.proof.map(b64) };
+    return {
+      ...a,
+      block: b64(a.block),
+      receipt: b64(a.receipt),
+      proof: a.proof.map(b64),
+      proofHex: a.proof.map(toHex),
+    };
   }
 
   async #feed(q: URLSearchParams) {
@@ -256,7 +290,7 @@ export class HttpApi {
   async #certificate(kidHex: string) {
     const c = (await this.#o.store.certificates()).find((x) => toHex(x.kid) === kidHex);
     if (!c) throw new HttpError(404, `no certificate with kid ${kidHex}`);
-    return { kid: b64(c.kid), der: b64(c.der) };
+    return { kid: b64(c.kid), der: b64(c.der), kidHex, ...certificateFields(c.der) };
   }
 
   async close(): Promise<void> {

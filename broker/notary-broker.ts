@@ -3,13 +3,21 @@
  * (requestCert, rejectUnauthorized, ca = Trent's root). Submissions accepted by the
  * admission hooks go to the registrar; its answers go back on the submitter's receipt
  * topic (QoS 1). Also publishes the chain feed and the retained checkpoint.
+ *
+ * Storms (a revoked or foreign certificate reconnecting in a loop, handshakes that
+ * fail): failed handshakes and refused CONNECTs feed an AuthLimiter, and a backed-off
+ * address is dropped at its TCP connection, before the TLS handshake (the costly part);
+ * certificate validation runs on a bounded queue dropped when the socket closes.
  */
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { createServer, type Server } from 'node:tls';
-import { Aedes } from 'aedes';
+import { Aedes, type AuthenticateError } from 'aedes';
 import type { Role } from '../ca/identity.js';
 import { encodeDet } from '../core/det-cbor.js';
 import { encodeAnswer, topics } from '../core/submit.js';
+import { AuthLimiter, type AuthLimiterOptions } from '../ops/auth-limiter.js';
+import { BoundedQueue, QueueFullError } from '../ops/bounded-queue.js';
 import type { Logger } from '../ops/log.js';
 import { Admission } from './admission.js';
 import type { NotaryMetrics } from './metrics.js';
@@ -37,6 +45,8 @@ export interface NotaryBrokerOptions {
   readonly maxPacketBytes?: number;
   readonly log?: Logger | undefined;
   readonly metrics?: NotaryMetrics | undefined;
+  /** Failed-connection limits per source address and overall (ops/auth-limiter.ts). */
+  readonly authLimits?: AuthLimiterOptions | undefined;
 }
 
 /** Chain feed item: [1, entry bytes, signed header, body, receipt] (docs/FORMAT-export.md). */
@@ -54,11 +64,19 @@ export class NotaryBroker {
   readonly aedes: Aedes;
   readonly server: Server;
   readonly admission: Admission;
+  readonly limiter: AuthLimiter;
   readonly #o: NotaryBrokerOptions;
   #port = 0;
 
-  private constructor(o: NotaryBrokerOptions, aedes: Aedes, admission: Admission, server: Server) {
+  private constructor(
+    o: NotaryBrokerOptions,
+    aedes: Aedes,
+    admission: Admission,
+    server: Server,
+    limiter: AuthLimiter,
+  ) {
     this.#o = o;
+    this.limiter = limiter;
     this.aedes = aedes;
     this.admission = admission;
     this.server = server;
@@ -76,9 +94,54 @@ export class NotaryBroker {
       onSubmit: (who, payload) => self?.submit(who.id, payload),
       onCrl: () => void self?.recheckClients(),
     });
+    const limiter = new AuthLimiter(o.authLimits);
+    const checks = new BoundedQueue(4, 64);
+    const refuse = (hook: string, reason: string, remote: string | undefined) => {
+      o.metrics?.admission.inc({ hook, reason });
+      limiter.failed(remote);
+    };
     const aedes = await Aedes.createBroker({
       id: `notary-${o.notaryId}`,
-      authenticate: admission.authenticate,
+      authenticate: (client, username, password, done) => {
+        const sock = client.conn as {
+          remoteAddress?: string;
+          once?: (e: string, f: () => void) => void;
+          destroyed?: boolean;
+        };
+        const ac = new AbortController();
+        if (sock.destroyed) ac.abort();
+        else sock.once?.('close', () => ac.abort());
+        checks
+          .run(
+            () =>
+              new Promise<boolean>((resolve) =>
+                admission.authenticate(client, username, password, (err, ok) => {
+                  done(err, ok);
+                  resolve(err === null && ok === true);
+                }),
+              ),
+            ac.signal,
+          )
+          .then(
+            (ok) => {
+              if (ok) limiter.succeeded(sock.remoteAddress);
+              else limiter.failed(sock.remoteAddress);
+            },
+            (err: Error) => {
+              refuse(
+                'connect',
+                err instanceof QueueFullError ? 'busy' : 'cancelled',
+                sock.remoteAddress,
+              );
+              done(
+                Object.assign(new Error('server unavailable'), {
+                  returnCode: 3,
+                }) as AuthenticateError,
+                false,
+              );
+            },
+          );
+      },
       authorizePublish: admission.authorizePublish,
       authorizeSubscribe: admission.authorizeSubscribe,
     });
@@ -105,13 +168,25 @@ export class NotaryBroker {
         aedes.handle(socket);
       },
     );
-    server.on('tlsClientError', (err) => {
-      o.metrics?.admission.inc({ hook: 'tls', reason: 'handshake' });
-      o.log?.warn({ err: err.message }, 'TLS handshake refused');
+    server.prependListener('connection', (raw: Socket) => {
+      if (limiter.blockedFor(raw.remoteAddress) > 0) {
+        o.metrics?.admission.inc({ hook: 'tls', reason: 'rate-limited' });
+        raw.destroy();
+      }
+    });
+    let handshakeLog = 0;
+    server.on('tlsClientError', (err, sock) => {
+      if (limiter.blockedFor(sock.remoteAddress) > 0) return; // dropped above
+      refuse('tls', 'handshake', sock.remoteAddress);
+      // At most one line a second: a handshake storm is counted, not written out.
+      if (Date.now() - handshakeLog >= 1000) {
+        handshakeLog = Date.now();
+        o.log?.warn({ err: err.message, remote: sock.remoteAddress }, 'TLS handshake refused');
+      }
     });
     server.listen(o.port, o.host ?? '127.0.0.1');
     await once(server, 'listening');
-    self = new NotaryBroker(o, aedes, admission, server);
+    self = new NotaryBroker(o, aedes, admission, server, limiter);
     const addr = server.address();
     self.#port = typeof addr === 'object' && addr ? addr.port : o.port;
     o.log?.info(

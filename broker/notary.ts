@@ -5,10 +5,12 @@
  * are signed, then the broker accepts connections. Stop order is the reverse, draining
  * the registrar so every accepted submission gets its answer.
  */
+
 import type { Role } from '../ca/identity.js';
 import type { X509Crl } from '../ca/x509.js';
 import { kidOfCertificate } from '../core/kid.js';
 import type { Signer } from '../core/signer.js';
+import type { AuthLimiterOptions } from '../ops/auth-limiter.js';
 import type { Logger } from '../ops/log.js';
 import type { CertificateBook } from './cert-book.js';
 import { ChainStore } from './chain-store.js';
@@ -30,7 +32,12 @@ export interface NotaryOptions {
   readonly trust: Trust;
   readonly certs: CertificateBook;
   readonly tls: TlsMaterial;
-  readonly mqtt: { readonly host?: string; readonly port: number };
+  readonly mqtt: {
+    readonly host?: string;
+    readonly port: number;
+    /** Failed-connection back-off (ops/auth-limiter.ts defaults). */
+    readonly authLimits?: AuthLimiterOptions;
+  };
   readonly http?: { readonly host?: string; readonly port: number } | undefined;
   readonly submitRoles?: readonly Role[];
   readonly connectRoles?: readonly Role[];
@@ -128,6 +135,7 @@ export class Notary {
         ...(o.submitRoles ? { submitRoles: o.submitRoles } : {}),
         maxPacketBytes: (o.maxBlockBytes ?? 16 << 20) + 4096,
         ...(o.connectRoles ? { connectRoles: o.connectRoles } : {}),
+        authLimits: o.mqtt.authLimits,
         log,
         metrics,
       });

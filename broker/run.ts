@@ -4,6 +4,7 @@
  * (root, CRL file followed for changes), known certificates, then Notary.start and,
  * when configured, upstream anchoring. stop() undoes it in reverse.
  */
+
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { X509Certificate } from '../ca/x509.js';
 import { equalBytes } from '../core/bytes.js';
@@ -11,6 +12,7 @@ import { kidOfCertificate } from '../core/kid.js';
 import { digestSigner, type Signer } from '../core/signer.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
+import { DbLock } from '../ops/db-lock.js';
 import type { Logger } from '../ops/log.js';
 import { CertificateBook } from './cert-book.js';
 import type { NotaryConfig } from './config.js';
@@ -76,6 +78,17 @@ export async function openNotarySigner(
 }
 
 export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNotary> {
+  // Before anything else: a second notary on this database stops here (STORE_IN_USE).
+  const lock = await DbLock.acquire(c.db, 'notary');
+  try {
+    return await startLocked(c, log, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(c: NotaryConfig, log: Logger, lock: DbLock): Promise<RunningNotary> {
   const { signer, signingCert, child } = await openNotarySigner(c, log);
   try {
     const trust = Trust.fromFiles(c.trust.root, c.trust.crl, c.trust.skewMs);
@@ -158,6 +171,7 @@ export async function runNotary(c: NotaryConfig, log: Logger): Promise<RunningNo
         await upstream?.stop();
         await notary.stop();
         await child.close();
+        await lock.release();
       },
     };
   } catch (err) {

@@ -11,9 +11,11 @@ import {
   type Purpose,
 } from './identity.js';
 import { p256FromSpki } from './keys.js';
+import { assertCrlUrl, assertHostNames } from './names.js';
 import {
   createLeafCertificate,
   createRootCertificate,
+  type HostNames,
   keyMismatch,
   purposeOf,
   randomSerial,
@@ -42,6 +44,8 @@ export interface InitOptions {
   days?: number | undefined;
   notBefore?: Date | undefined;
   notAfter?: Date | undefined;
+  /** HTTP URL of the CRL (`medchain ca serve`), written into every certificate issued. */
+  crlUrl?: string | undefined;
 }
 
 export interface IssueOptions {
@@ -56,6 +60,8 @@ export interface IssueOptions {
   readerSpki?: Uint8Array | undefined;
   /** 'signing' (default): the token key's certificate; 'tls': a transport key's (CSR required). */
   purpose?: Purpose | undefined;
+  /** TLS only: dNSName/iPAddress SANs, the hosts the service answers on. */
+  hosts?: HostNames | undefined;
   days?: number | undefined;
   notBefore?: Date | undefined;
   notAfter?: Date | undefined;
@@ -75,7 +81,7 @@ const DEFAULT_LEAF_DAYS = 365;
  */
 export class CertificateAuthority {
   readonly db: SqliteDb;
-  readonly meta: store.CaMeta;
+  meta: store.CaMeta;
   readonly root: X509Certificate;
   readonly #signer: DigestSigner | undefined;
 
@@ -111,6 +117,7 @@ export class CertificateAuthority {
       throw new CaError(CaCode.KeyUnsupported, 'the CA key must be EC P-256.');
     }
     const span = validity({ ...opts, defaultDays: DEFAULT_ROOT_DAYS });
+    const crlUrl = opts.crlUrl === undefined ? undefined : assertCrlUrl(opts.crlUrl);
     const db = await store.openDb(opts.dbPath);
     try {
       if (await store.readMeta(db)) {
@@ -140,6 +147,7 @@ export class CertificateAuthority {
         org,
         rootSerial: serial,
         createdAt: now,
+        crlUrl,
       };
       await db.transaction(async (tx) => {
         await store.writeMeta(tx, meta);
@@ -207,6 +215,7 @@ export class CertificateAuthority {
         'a TLS certificate needs a CSR signed with the TLS key (openssl req or medchain hsm csr).',
       );
     }
+    const hosts = assertHostNames(opts.hosts ?? {}, purpose);
     const spki = await requestedKey(role, id, opts);
     const span = validity({ ...opts, defaultDays: DEFAULT_LEAF_DAYS });
     if (span.notAfter.getTime() > this.root.notAfter.getTime()) {
@@ -236,6 +245,8 @@ export class CertificateAuthority {
         root: this.root,
         signingKey: tokenPrivateKey(signer, this.meta.keyLabel),
         purpose,
+        hosts,
+        crlUrl: this.meta.crlUrl,
       });
       if (!(await cert.verify({ publicKey: this.root.publicKey, signatureOnly: true }))) {
         throw keyMismatch(this.meta.keyLabel, 'certificate');
@@ -282,6 +293,13 @@ export class CertificateAuthority {
       await store.insertRevocation(tx, rev);
       return rev;
     });
+  }
+
+  /** Certificates issued from now on name this CRL Distribution Point. */
+  async setCrlUrl(url: string): Promise<void> {
+    const crlUrl = assertCrlUrl(url);
+    await store.writeCrlUrl(this.db, crlUrl);
+    this.meta = { ...this.meta, crlUrl };
   }
 
   list(): Promise<store.CertificateRecord[]> {

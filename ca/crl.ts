@@ -1,11 +1,15 @@
 import { writeFile } from 'node:fs/promises';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import type { CertificateAuthority } from './authority.js';
 import { CaCode, CaError } from './errors.js';
 import { keyMismatch } from './profile.js';
 import { crlReason } from './reasons.js';
+import { insertCrl, listRevocations, nextCrlNumber } from './store.js';
 import { tokenCrypto, tokenPrivateKey } from './token-crypto.js';
 import {
   AuthorityKeyIdentifierExtension,
+  Extension,
   PemConverter,
   type X509Crl,
   X509CrlGenerator,
@@ -24,8 +28,10 @@ export interface CrlOptions {
 
 /**
  * A v2 CRL over every revocation in the database, signed on the CA token (ECDSA
- * P-256/SHA-256), with nextUpdate and an authorityKeyIdentifier; each entry carries
- * its revocation date and reasonCode (RFC 5280 §5).
+ * P-256/SHA-256), with nextUpdate, an authorityKeyIdentifier and a CRL Number one above
+ * the last (RFC 5280 §5.2.1, §5.2.3: both MUST be present); each entry carries its
+ * revocation date and reasonCode (§5.3.1). The number is taken and recorded in the
+ * same transaction as the CRL is signed, so two CRLs never share one.
  */
 export async function createCrl(ca: CertificateAuthority, opts: CrlOptions = {}): Promise<X509Crl> {
   const days = opts.days ?? DEFAULT_CRL_DAYS;
@@ -37,28 +43,48 @@ export async function createCrl(ca: CertificateAuthority, opts: CrlOptions = {})
   if (nextUpdate.getTime() <= thisUpdate.getTime()) {
     throw new CaError(CaCode.Validity, 'nextUpdate must be after thisUpdate.');
   }
-  const revocations = await ca.revocations();
-  const crl = await X509CrlGenerator.create(
-    {
-      issuer: ca.root.subjectName,
-      thisUpdate,
-      nextUpdate,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      signingKey: tokenPrivateKey(ca.signer, ca.meta.keyLabel),
-      extensions: [
-        await AuthorityKeyIdentifierExtension.create(ca.root.publicKey, false, tokenCrypto),
-      ],
-      entries: revocations.map((r) => ({
-        serialNumber: r.serial,
-        revocationDate: new Date(r.revokedAt),
-        reason: crlReason(r.reason),
-      })),
-    },
-    tokenCrypto,
-  );
-  if (!(await crl.verify({ publicKey: ca.root.publicKey })))
-    throw keyMismatch(ca.meta.keyLabel, 'CRL');
-  return crl;
+  return ca.db.transaction(async (tx) => {
+    const revocations = await listRevocations(tx);
+    const number = await nextCrlNumber(tx);
+    const crl = await X509CrlGenerator.create(
+      {
+        issuer: ca.root.subjectName,
+        thisUpdate,
+        nextUpdate,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        signingKey: tokenPrivateKey(ca.signer, ca.meta.keyLabel),
+        extensions: [
+          await AuthorityKeyIdentifierExtension.create(ca.root.publicKey, false, tokenCrypto),
+          crlNumberExtension(number),
+        ],
+        entries: revocations.map((r) => ({
+          serialNumber: r.serial,
+          revocationDate: new Date(r.revokedAt),
+          reason: crlReason(r.reason),
+        })),
+      },
+      tokenCrypto,
+    );
+    if (!(await crl.verify({ publicKey: ca.root.publicKey })))
+      throw keyMismatch(ca.meta.keyLabel, 'CRL');
+    await insertCrl(tx, {
+      number,
+      thisUpdate: thisUpdate.toISOString(),
+      nextUpdate: nextUpdate.toISOString(),
+      revocations: revocations.length,
+    });
+    return crl;
+  });
+}
+
+function crlNumberExtension(n: number): Extension {
+  return new Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(n)));
+}
+
+/** The CRL Number of a CRL (RFC 5280 §5.2.3), or undefined when it carries none. */
+export function crlNumberOf(crl: X509Crl): number | undefined {
+  const ext = crl.extensions.find((e) => e.type === id_ce_cRLNumber);
+  return ext === undefined ? undefined : AsnConvert.parse(ext.value, CRLNumber).value;
 }
 
 /**

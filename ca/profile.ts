@@ -5,6 +5,7 @@ import { tokenCrypto } from './token-crypto.js';
 import {
   AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
+  CRLDistributionPointsExtension,
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
   KeyUsagesExtension,
@@ -108,22 +109,95 @@ export interface LeafProfile extends Validity {
   spki: Uint8Array;
   root: X509Certificate;
   signingKey: webcrypto.CryptoKey;
-  /** Default 'signing'; 'tls' adds extendedKeyUsage serverAuth + clientAuth. */
+  /**
+   * Default 'signing': extendedKeyUsage medchain block/receipt signing, which TLS
+   * refuses; 'tls' carries serverAuth + clientAuth instead.
+   */
   purpose?: Purpose | undefined;
+  /** TLS only: host names and addresses the service answers on (dNSName, iPAddress SANs). */
+  hosts?: HostNames | undefined;
+  /** HTTP URL of Trent's CRL, written as the CRL Distribution Point (RFC 5280 §4.2.1.13). */
+  crlUrl?: string | undefined;
+}
+
+export interface HostNames {
+  dns?: readonly string[] | undefined;
+  ip?: readonly string[] | undefined;
 }
 
 /** The TLS purposes a 'tls' certificate carries: a notary serves, a gateway connects. */
 export const TLS_EKUS: string[] = [ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth];
 
-/** 'tls' when the certificate carries a TLS extendedKeyUsage, else 'signing'. */
-export function purposeOf(cert: X509Certificate): Purpose {
+/**
+ * id-kp-medchainSigning: block, receipt and checkpoint signing (docs/FORMAT.md
+ * "Certificates"). An OID under 2.25 (ITU-T X.667, from UUID
+ * 604c180b-ed2e-4407-9212-14a736251e35) needs no registration and is unique. A
+ * certificate whose extendedKeyUsage holds only this OID is refused by TLS stacks for
+ * serverAuth and clientAuth (`openssl verify -purpose sslserver` fails).
+ */
+export const MEDCHAIN_SIGNING_EKU = '2.25.128000989879344725171466279640117878325';
+
+/**
+ * The same OID as @peculiar/x509 reads it back from DER: its decoder writes an arc
+ * above 2^53 in a hex form, not in decimal, so parsed certificates are compared with
+ * this (the encoding itself is the standard one: `openssl x509 -text` prints the decimal).
+ */
+const MEDCHAIN_SIGNING_EKU_PARSED = String(
+  new ExtendedKeyUsageExtension(new ExtendedKeyUsageExtension([MEDCHAIN_SIGNING_EKU]).rawData)
+    .usages[0],
+);
+
+/**
+ * What the extendedKeyUsage says: 'tls' (serverAuth/clientAuth), 'signing' (the medchain
+ * OID), 'none' (no extension: signing certificates Trent issued before the OID existed),
+ * 'mixed' (both kinds: never issued, never accepted).
+ */
+export type EkuKind = Purpose | 'none' | 'mixed';
+
+export function ekuKind(cert: X509Certificate): EkuKind {
   const eku = cert.getExtension(ExtendedKeyUsageExtension);
-  return eku?.usages.some((u) => TLS_EKUS.includes(String(u))) ? 'tls' : 'signing';
+  if (!eku) return 'none';
+  const usages = eku.usages.map(String);
+  const tls = usages.some((u) => TLS_EKUS.includes(u));
+  const signing = usages.includes(MEDCHAIN_SIGNING_EKU_PARSED);
+  if (tls && signing) return 'mixed';
+  if (tls) return 'tls';
+  return signing ? 'signing' : 'none';
 }
 
 /**
- * A leaf: subject O=org, OU=role, CN=id; SAN urn:medchain:{role}:{id}; basicConstraints
- * not-CA and the role's keyUsage, both critical; subject and authority key ids.
+ * The extendedKeyUsage a leaf carries: TLS certificates serverAuth + clientAuth; the
+ * signing certificates of gateways and notaries (blocks, receipts, checkpoints)
+ * id-kp-medchainSigning; device and reader certificates none, as before (a device's is
+ * its TLS client certificate to the gateway, a reader's a key-agreement key).
+ */
+export function expectedEku(role: Role, purpose: Purpose): EkuKind {
+  if (purpose === 'tls') return 'tls';
+  return role === 'gateway' || role === 'notary' ? 'signing' : 'none';
+}
+
+function ekuExtension(kind: EkuKind): ExtendedKeyUsageExtension[] {
+  if (kind === 'tls') return [new ExtendedKeyUsageExtension(TLS_EKUS)];
+  return kind === 'signing' ? [new ExtendedKeyUsageExtension([MEDCHAIN_SIGNING_EKU])] : [];
+}
+
+/** 'tls' when the certificate carries a TLS extendedKeyUsage, else 'signing'. */
+export function purposeOf(cert: X509Certificate): Purpose {
+  return ekuKind(cert) === 'tls' ? 'tls' : 'signing';
+}
+
+function sanNames(p: LeafProfile): { type: 'url' | 'dns' | 'ip'; value: string }[] {
+  return [
+    { type: 'url', value: roleUri(p.role, p.id) },
+    ...(p.hosts?.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(p.hosts?.ip ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
+}
+
+/**
+ * A leaf: subject O=org, OU=role, CN=id; SAN urn:medchain:{role}:{id} (TLS: plus its
+ * host names); basicConstraints not-CA and the role's keyUsage, both critical; subject
+ * and authority key ids; extendedKeyUsage per purpose; the CRL Distribution Point.
  */
 export async function createLeafCertificate(p: LeafProfile): Promise<X509Certificate> {
   const publicKey = await webcrypto.subtle.importKey(
@@ -146,17 +220,11 @@ export async function createLeafCertificate(p: LeafProfile): Promise<X509Certifi
       extensions: [
         new BasicConstraintsExtension(false, undefined, true),
         new KeyUsagesExtension(keyUsageFor(p.role, p.purpose), true),
-        new SubjectAlternativeNameExtension([{ type: 'url', value: roleUri(p.role, p.id) }]),
+        new SubjectAlternativeNameExtension(sanNames(p)),
         await SubjectKeyIdentifierExtension.create(publicKey, false, tokenCrypto),
         await AuthorityKeyIdentifierExtension.create(p.root.publicKey, false, tokenCrypto),
-        ...(p.purpose === 'tls'
-          ? [
-              new ExtendedKeyUsageExtension(
-                [ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth],
-                false,
-              ),
-            ]
-          : []),
+        ...ekuExtension(expectedEku(p.role, p.purpose ?? 'signing')),
+        ...(p.crlUrl === undefined ? [] : [new CRLDistributionPointsExtension([p.crlUrl])]),
       ],
     },
     tokenCrypto,

@@ -27,6 +27,16 @@ CREATE TABLE IF NOT EXISTS revocations (
   reason TEXT NOT NULL,
   revoked_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS crls (
+  number INTEGER PRIMARY KEY CHECK (number >= 1),
+  this_update TEXT NOT NULL,
+  next_update TEXT NOT NULL,
+  revocations INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS crls_no_update BEFORE UPDATE ON crls
+  BEGIN SELECT RAISE(ABORT, 'crls are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS crls_no_delete BEFORE DELETE ON crls
+  BEGIN SELECT RAISE(ABORT, 'crls are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS certificates_no_update BEFORE UPDATE ON certificates
   BEGIN SELECT RAISE(ABORT, 'certificates are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS certificates_no_delete BEFORE DELETE ON certificates
@@ -45,6 +55,8 @@ export interface CaMeta {
   org: string;
   rootSerial: string;
   createdAt: string;
+  /** CRL Distribution Point written into every certificate issued (absent: none). */
+  crlUrl?: string | undefined;
 }
 
 export interface CertificateRecord {
@@ -119,7 +131,7 @@ export async function readMeta(q: Queryable): Promise<CaMeta | undefined> {
   const schemaVersion = m.get('schema_version');
   const createdAt = m.get('created_at');
   if (!keyLabel || !org || !rootSerial || !schemaVersion || !createdAt) return undefined;
-  return { keyLabel, org, rootSerial, schemaVersion, createdAt };
+  return { keyLabel, org, rootSerial, schemaVersion, createdAt, crlUrl: m.get('crl_url') };
 }
 
 export async function writeMeta(q: Queryable, meta: CaMeta): Promise<void> {
@@ -130,7 +142,33 @@ export async function writeMeta(q: Queryable, meta: CaMeta): Promise<void> {
     ['root_serial', meta.rootSerial],
     ['created_at', meta.createdAt],
   ];
+  if (meta.crlUrl !== undefined) pairs.push(['crl_url', meta.crlUrl]);
   for (const [k, v] of pairs) await q.run('INSERT INTO ca_meta (k, v) VALUES (?, ?)', [k, v]);
+}
+
+/** Sets (or replaces) the CRL Distribution Point for certificates issued from now on. */
+export async function writeCrlUrl(q: Queryable, url: string): Promise<void> {
+  await q.run("INSERT OR REPLACE INTO ca_meta (k, v) VALUES ('crl_url', ?)", [url]);
+}
+
+/** The CRL Number the next CRL carries: one more than any issued (RFC 5280 §5.2.3). */
+export async function nextCrlNumber(q: Queryable): Promise<number> {
+  const row = await q.get<{ n: number }>('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM crls');
+  return row?.n ?? 1;
+}
+
+export interface CrlRecord {
+  number: number;
+  thisUpdate: string;
+  nextUpdate: string;
+  revocations: number;
+}
+
+export async function insertCrl(q: Queryable, rec: CrlRecord): Promise<void> {
+  await q.run(
+    'INSERT INTO crls (number, this_update, next_update, revocations) VALUES (?, ?, ?, ?)',
+    [rec.number, rec.thisUpdate, rec.nextUpdate, rec.revocations],
+  );
 }
 
 export async function insertCertificate(q: Queryable, rec: CertificateRecord): Promise<void> {

@@ -9,7 +9,7 @@ import {
   type Role,
 } from './identity.js';
 import { type PublicKeyExport, p256FromSpki } from './keys.js';
-import { purposeOf } from './profile.js';
+import { ekuKind, expectedEku } from './profile.js';
 import {
   BasicConstraintsExtension,
   KeyUsagesExtension,
@@ -134,13 +134,22 @@ async function checkChain(cert: X509Certificate, root: X509Certificate, p: Valid
     throw new Reject('chain', `the signature does not verify with the root key (${root.subject})`);
 }
 
-function readIdentity(cert: X509Certificate): { role: Role; id: string } {
+/**
+ * The SAN holds exactly one URI urn:medchain:{role}:{id}; a TLS certificate may add
+ * dNSName and iPAddress entries (the hosts it answers on), nothing else.
+ */
+function readIdentity(cert: X509Certificate): { role: Role; id: string; hosts: number } {
   const san = cert.getExtension(SubjectAlternativeNameExtension);
   const names = san?.names.items ?? [];
-  const only = names.length === 1 ? names[0] : undefined;
-  const parsed = only?.type === 'url' ? parseRoleUri(only.value) : undefined;
+  const uris = names.filter((n) => n.type === 'url');
+  const hosts = names.filter((n) => n.type === 'dns' || n.type === 'ip').length;
+  const only = uris.length === 1 && uris.length + hosts === names.length ? uris[0] : undefined;
+  const parsed = only ? parseRoleUri(only.value) : undefined;
   if (!parsed) {
-    throw new Reject('malformed', 'the SAN must hold exactly one URI urn:medchain:{role}:{id}');
+    throw new Reject(
+      'malformed',
+      'the SAN must hold exactly one URI urn:medchain:{role}:{id} (TLS: plus DNS names and IP addresses)',
+    );
   }
   const ou = nameField(cert.subjectName, 'OU');
   const cn = nameField(cert.subjectName, 'CN');
@@ -150,7 +159,7 @@ function readIdentity(cert: X509Certificate): { role: Role; id: string } {
       `subject '${cert.subject}' disagrees with SAN urn:medchain:${parsed.role}:${parsed.id}`,
     );
   }
-  return parsed;
+  return { ...parsed, hosts };
 }
 
 function checkValidity(cert: X509Certificate, p: ValidationPolicy): void {
@@ -203,14 +212,30 @@ async function checkCrl(cert: X509Certificate, root: X509Certificate, p: Validat
   }
 }
 
+/**
+ * extendedKeyUsage per role and purpose (profile.ts expectedEku): TLS needs
+ * serverAuth/clientAuth, a gateway's or notary's signing certificate
+ * id-kp-medchainSigning. A signing certificate without any extendedKeyUsage is what
+ * Trent issued before that OID existed: it still proves what it signed back then
+ * (historical checks: exports, replicas, proofs), but no live use accepts it any more
+ * (a notary admitting a block, a service starting): renew it.
+ */
+function checkExtendedKeyUsage(cert: X509Certificate, role: Role, p: ValidationPolicy) {
+  const purpose = p.purpose ?? 'signing';
+  const kind = ekuKind(cert);
+  const expected = expectedEku(role, purpose);
+  if (kind === expected) return;
+  if (kind === 'none' && expected === 'signing' && p.historical === true) return;
+  const what =
+    kind === 'none'
+      ? 'a certificate without extendedKeyUsage (issued before id-kp-medchainSigning: renew it)'
+      : kind === 'mixed'
+        ? 'a certificate with both TLS and medchain signing extendedKeyUsage'
+        : `a certificate with ${kind} extendedKeyUsage`;
+  throw new Reject('key-usage', `${what} cannot serve as a ${role} ${purpose} certificate`);
+}
+
 function checkKeyUsage(cert: X509Certificate, role: Role, purpose: Purpose): void {
-  const actual = purposeOf(cert);
-  if (actual !== purpose) {
-    throw new Reject(
-      'key-usage',
-      `a ${actual} certificate cannot serve as a ${purpose} certificate (extendedKeyUsage)`,
-    );
-  }
   const ku = cert.getExtension(KeyUsagesExtension);
   const bc = cert.getExtension(BasicConstraintsExtension);
   const need = keyUsageFor(role, purpose);
@@ -264,6 +289,12 @@ export async function validateCertificate(
     }
     if (policy.id !== undefined && identity.id !== policy.id) {
       throw new Reject('wrong-id', `certified as '${identity.id}', required '${policy.id}'`);
+    }
+    if (policy.role !== 'ca') {
+      checkExtendedKeyUsage(cert, identity.role, policy);
+      if ((policy.purpose ?? 'signing') === 'signing' && identity.hosts > 0) {
+        throw new Reject('malformed', 'a signing certificate names a participant, never a host');
+      }
     }
     checkKeyUsage(
       cert,

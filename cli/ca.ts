@@ -3,14 +3,20 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { CertificateAuthority } from '../ca/authority.js';
-import { createCrl, writeCrl } from '../ca/crl.js';
+import { createCrl, crlNumberOf, writeCrl } from '../ca/crl.js';
+import { crlDer, startCrlServer } from '../ca/crl-server.js';
 import { MAX_CSR_BYTES } from '../ca/csr.js';
 import { CaCode, CaError } from '../ca/errors.js';
 import { LEAF_ROLES } from '../ca/identity.js';
 import { CRL_TOPIC, type PublishOptions, publishCrl } from '../ca/publish.js';
 import { REVOCATION_REASONS } from '../ca/reasons.js';
 import type { Token } from '../hsm/token.js';
+import { createLogger } from '../ops/log.js';
 import { print, type TokenFlags, tokenOptions, withToken } from './hsm.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 function days(value: string): number {
   const n = Number(value);
@@ -133,6 +139,10 @@ export function caCommand(): Command {
     .option('--days <n>', 'root validity in days', days, 3650)
     .option('--name <cn>', 'CN of the root', 'medchain Trent')
     .option('--org <o>', 'O of every subject this CA issues', 'medchain')
+    .option(
+      '--crl-url <url>',
+      'CRL Distribution Point (http://…/crl, see `ca serve`) written into every certificate',
+    )
     .action(
       (
         o: TokenFlags & {
@@ -142,6 +152,7 @@ export function caCommand(): Command {
           days: number;
           name: string;
           org: string;
+          crlUrl?: string;
         },
       ) => {
         if (existsSync(o.db)) {
@@ -160,6 +171,7 @@ export function caCommand(): Command {
             days: o.days,
             name: o.name,
             org: o.org,
+            crlUrl: o.crlUrl,
           });
           try {
             await writeFile(
@@ -194,6 +206,13 @@ export function caCommand(): Command {
         .choices(['signing', 'tls'])
         .default('signing'),
     )
+    .option('--dns <name>', 'TLS only: a host name the service answers on (repeat)', collect, [])
+    .option(
+      '--ip <address>',
+      'TLS only: an IP address the service answers on (repeat)',
+      collect,
+      [],
+    )
     .option('--days <n>', 'validity in days', days, 365)
     .requiredOption('--out <file>', 'certificate output (PEM)')
     .action(
@@ -205,6 +224,8 @@ export function caCommand(): Command {
           role: string;
           id: string;
           purpose: 'signing' | 'tls';
+          dns: string[];
+          ip: string[];
           days: number;
           out: string;
         },
@@ -228,6 +249,7 @@ export function caCommand(): Command {
               csr,
               readerSpki,
               purpose: o.purpose,
+              hosts: { dns: o.dns, ip: o.ip },
               days: o.days,
             });
             await writeFile(o.out, `${certificate.toString('pem')}\n`);
@@ -299,7 +321,7 @@ export function caCommand(): Command {
           await writeCrl(o.out, crl, o.format);
           const n = (await authority.revocations()).length;
           print(
-            `CRL with ${n} revocation(s), next update ${crl.nextUpdate?.toISOString()}, written to ${o.out}`,
+            `CRL number ${crlNumberOf(crl)} with ${n} revocation(s), next update ${crl.nextUpdate?.toISOString()}, written to ${o.out}`,
           );
           if (o.publish !== undefined) {
             await publishCrl(o.publish, crl, publish);
@@ -308,6 +330,43 @@ export function caCommand(): Command {
         }),
       ),
     );
+
+  ca.command('crl-url')
+    .description('set the CRL Distribution Point written into certificates issued from now on')
+    .requiredOption('--db <file>', 'CA database')
+    .requiredOption('--url <url>', 'http://…/crl (where `ca serve` answers)')
+    .action((o: { db: string; url: string }) =>
+      withCa(o.db, undefined, async (authority) => {
+        await authority.setCrlUrl(o.url);
+        print(`certificates issued from now on name the CRL at ${o.url}`);
+      }),
+    );
+
+  ca.command('serve')
+    .description('answer the CRL Distribution Point: GET /crl (DER), /root.pem, /healthz')
+    .requiredOption('--crl <file>', 'the CRL file `ca crl` writes (read again at every request)')
+    .option('--root <file>', "Trent's root certificate, served on /root.pem")
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free one, printed)', (v) => Number(v), 8099)
+    .action(async (o: { crl: string; root?: string; host: string; port: number }) => {
+      if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
+        throw new CaError(CaCode.BadInput, `--port: 0 to 65535 (got '${o.port}').`);
+      }
+      await crlDer(o.crl).catch((err: Error) => {
+        throw new CaError(CaCode.BadInput, `--crl ${o.crl} is not a readable CRL: ${err.message}`);
+      });
+      const rootPem =
+        o.root === undefined ? undefined : (await readInput(o.root, 'root')).toString('utf8');
+      const log = createLogger({ name: 'medchain-ca-serve' });
+      const server = await startCrlServer({ ...o, crlPath: o.crl, rootPem, log });
+      print(`serving the CRL on ${server.url}`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
 
   return ca;
 }

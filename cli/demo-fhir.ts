@@ -1,7 +1,8 @@
 /**
  * The demo's reader: `medchain export --format fhir` run as its own process on each
  * institution chain export, with the reader key on its token, exactly as a clinical
- * system would. Only the reader can do this; the summary counts what it read.
+ * system would, writing a Bulk Data directory per institution. Only the reader can do
+ * this; the summary counts what it read.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,8 +15,11 @@ const run = promisify(execFile);
 export interface DemoFhirResult {
   readonly notary: string;
   readonly ok: boolean;
+  /** Readings decrypted and mapped. */
+  readonly readings: number;
   readonly observations: number;
-  readonly file: string;
+  /** The Bulk Data directory (manifest.json and one NDJSON file per resource type). */
+  readonly dir: string;
   readonly detail?: string;
 }
 
@@ -26,7 +30,7 @@ export async function readAsReader(
   reader: string,
   rootPath: string,
 ): Promise<DemoFhirResult> {
-  const file = join(dir, 'exports', `${notary}.fhir.ndjson`);
+  const out = join(dir, 'exports', `${notary}.fhir`);
   const args = [
     MAIN,
     'export',
@@ -45,14 +49,21 @@ export async function readAsReader(
     '--reader-id',
     reader,
     '--out',
-    file,
+    out,
   ];
   try {
     const { stdout } = await run(process.execPath, args, { env: process.env, timeout: 60_000 });
-    const s = JSON.parse(stdout) as { ok?: boolean; observations?: number };
-    return { notary, ok: s.ok === true, observations: s.observations ?? 0, file };
+    const s = JSON.parse(stdout) as { ok?: boolean; readings?: number; observations?: number };
+    return {
+      notary,
+      ok: s.ok === true,
+      readings: s.readings ?? 0,
+      observations: s.observations ?? 0,
+      dir: out,
+    };
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    return { notary, ok: false, observations: 0, file, detail: (e.stderr || e.message).trim() };
+    const detail = (e.stderr || e.message).trim();
+    return { notary, ok: false, readings: 0, observations: 0, dir: out, detail };
   }
 }

@@ -94,9 +94,17 @@ export async function provisionPki(
         role,
         id,
       });
-      const tlsPem = (
-        await ca.issue({ role, id, csr: tlsCsr, purpose: 'tls' })
-      ).certificate.toString('pem');
+      const tlsPem =
+        // The demo runs on this machine: the names a TLS client checks the service by.
+        (
+          await ca.issue({
+            role,
+            id,
+            csr: tlsCsr,
+            purpose: 'tls',
+            hosts: { dns: ['localhost'], ip: ['127.0.0.1'] },
+          })
+        ).certificate.toString('pem');
       const p: DemoParticipant = {
         role,
         id,

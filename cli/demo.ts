@@ -198,22 +198,23 @@ async function runDemo(o: DemoFlags): Promise<void> {
       );
     }
     const stored = await Promise.all(gateways.map((g) => gatewayTotals(dir, g)));
-    say('  reading every institution chain as reader-1 (FHIR R4 Observations, NDJSON) ...');
+    say('  reading every institution chain as reader-1 (FHIR R4 Bulk Data directory each) ...');
     const fhir = [];
     for (const n of notaries) {
       const r = await readAsReader(dir, n.p.id, exported.get(n)!.file, 'reader-1', pki.rootPath);
       fhir.push(r);
       say(
-        `    ${n.p.id.padEnd(10)} ${r.ok ? `${r.observations} Observations -> ${r.file}` : `FAILED ${r.detail}`}`,
+        `    ${n.p.id.padEnd(10)} ${r.ok ? `${r.readings} readings, ${r.observations} Observations -> ${r.dir}/manifest.json` : `FAILED ${r.detail}`}`,
       );
     }
     const observations = fhir.reduce((s, r) => s + r.observations, 0);
+    const fhirReadings = fhir.reduce((s, r) => s + r.readings, 0);
     const storedReadings = stored.reduce((s, x) => s + x.readings, 0);
     // Every reading in a receipted block is readable, and the reader finds nothing that was not stored.
     const fhirOk =
       fhir.every((r) => r.ok) &&
-      observations >= stored.reduce((s, x) => s + x.receiptedReadings, 0) &&
-      observations <= storedReadings;
+      fhirReadings >= stored.reduce((s, x) => s + x.receiptedReadings, 0) &&
+      fhirReadings <= storedReadings;
     const proof = await proveOne(dir, pki, gateways[0] as NodeSpec, notaryOf(0), regional);
     say(
       proof.ok
@@ -251,7 +252,7 @@ async function runDemo(o: DemoFlags): Promise<void> {
       chains,
       anchors: chains.find((c) => c.notary === 'regional')?.entries ?? 0,
       proof,
-      fhir: { ok: fhirOk, observations, files: fhir.map((r) => r.file) },
+      fhir: { ok: fhirOk, readings: fhirReadings, observations, dirs: fhir.map((r) => r.dir) },
     };
     if (o.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {

@@ -1,10 +1,10 @@
 /**
  * medchain export --in CHAIN.cbor --reader-id ID (--reader-key KEY.pem | --token T --key K)
- *                 --format fhir [--out FILE.ndjson] [--root ROOT.pem]
- * An authorised reader's FHIR R4 export of a notary chain export (docs/FHIR.md).
+ *                 --format fhir [--out DIR] [--root ROOT.pem]
+ * An authorised reader's FHIR R4 export of a notary chain export, as a Bulk Data
+ * directory or one NDJSON stream (docs/FHIR.md).
  */
 import { readFileSync } from 'node:fs';
-import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { BrokerError } from '../broker/errors.js';
 import { type ExportItem, readExport } from '../broker/export.js';
@@ -13,10 +13,12 @@ import type { ReaderKey } from '../core/body.js';
 import { DetCborError } from '../core/det-cbor.js';
 import { MedchainError } from '../core/errors.js';
 import { ReaderExport } from '../fhir/blocks.js';
+import { BulkExport } from '../fhir/bulk.js';
 import { FhirCode, FhirError } from '../fhir/errors.js';
-import { ndjsonLine } from '../fhir/ndjson.js';
-import type { MappingOptions } from '../fhir/observation.js';
+import { DEFAULT_STRIP_MS, type MappingOptions } from '../fhir/observation.js';
+import { ProofMaker } from '../fhir/proofs.js';
 import { USER_PIN_ENV } from '../hsm/pin.js';
+import { writeBulkDir, writeStdout } from './export-dir.js';
 import { type TokenFlags, withToken } from './hsm.js';
 import { readerKeyFromPem, readerKeyOnToken } from './reader-key.js';
 
@@ -33,6 +35,7 @@ interface Flags {
   root?: string;
   patientSystem?: string;
   maxClockSkewMs?: string;
+  stripSeconds?: string;
 }
 
 const usage = (msg: string) => new MedchainError('CLI_USAGE', msg);
@@ -46,31 +49,6 @@ function readInput(path: string, what: string): Buffer {
       `cannot read the ${what} ${path}: ${(err as Error).message}`,
     );
   }
-}
-
-/** stdout, or a new file that is removed again if the export fails half way. */
-async function output(path: string | undefined) {
-  let fh: FileHandle | undefined;
-  if (path !== undefined && path !== '-') {
-    try {
-      fh = await open(path, 'wx', 0o600);
-    } catch (err) {
-      throw new MedchainError('CLI_OUTPUT', `cannot create ${path}: ${(err as Error).message}`);
-    }
-  }
-  return {
-    write: async (text: string) => {
-      if (fh) await fh.write(text);
-      else if (!process.stdout.write(text))
-        await new Promise((resolve) => process.stdout.once('drain', resolve));
-    },
-    close: async (ok: boolean) => {
-      if (!fh || path === undefined) return;
-      if (ok) await fh.sync();
-      await fh.close();
-      if (!ok) await unlink(path);
-    },
-  };
 }
 
 /** The export's items; a file that is not a chain export is the reader's input error. */
@@ -100,23 +78,39 @@ async function run(o: Flags, reader: ReaderKey, opts: MappingOptions): Promise<v
   if (first.done || first.value.kind !== 'header') {
     throw new FhirError(FhirCode.BadExport, `${o.in} does not start with a chain export header`);
   }
-  const exporter = new ReaderExport(reader, first.value.notaryId, opts);
-  const out = await output(o.out);
-  let ok = false;
-  try {
-    for (const item of items) {
-      if (item.kind !== 'entry') continue;
-      const obs = await exporter.block({ ...item, erased: item.erased !== undefined });
-      if (obs.length > 0) await out.write(obs.map(ndjsonLine).join(''));
-    }
-    const stats = exporter.finish();
-    ok = true;
-    const summary = `${JSON.stringify({ ok: true, notaryId: first.value.notaryId, out: o.out ?? '-', ...stats })}\n`;
-    // The summary never mixes with NDJSON on stdout.
-    (o.out === undefined || o.out === '-' ? process.stderr : process.stdout).write(summary);
-  } finally {
-    await out.close(ok);
+  const { notaryId, exportedAt } = first.value;
+  const reader_ = new ReaderExport(reader, notaryId);
+  const proofs = new ProofMaker();
+  const bulk = new BulkExport(proofs, opts);
+  for (const item of items) {
+    if (item.kind === 'certificate') proofs.addCertificate(item.der);
+    if (item.kind !== 'entry') continue;
+    const opened = await reader_.block({ ...item, erased: item.erased !== undefined });
+    if (opened !== undefined) bulk.add(opened);
   }
+  const stats = reader_.finish();
+  const resources = bulk.finish();
+  const toStdout = o.out === undefined || o.out === '-';
+  if (toStdout) await writeStdout(resources);
+  else
+    await writeBulkDir(
+      o.out ?? '',
+      resources,
+      exportedAt,
+      `medchain export --format fhir --in ${o.in}`,
+    );
+  const counts = Object.fromEntries([...resources].map(([type, list]) => [type, list.length]));
+  const summary = {
+    ok: true,
+    notaryId,
+    out: o.out ?? '-',
+    ...stats,
+    observations: bulk.observations,
+    clockSkewed: bulk.clockSkewed,
+    resources: counts,
+  };
+  // The summary never mixes with NDJSON on stdout.
+  (toStdout ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
 }
 
 function mappingOptions(o: Flags): MappingOptions {
@@ -124,7 +118,12 @@ function mappingOptions(o: Flags): MappingOptions {
   if (skew !== undefined && (!Number.isSafeInteger(skew) || skew < 0)) {
     throw usage('--max-clock-skew-ms: a whole number of milliseconds, 0 or more');
   }
+  const strip = o.stripSeconds === undefined ? undefined : Number(o.stripSeconds);
+  if (strip !== undefined && (!Number.isSafeInteger(strip) || strip < 1 || strip > 3600)) {
+    throw usage('--strip-seconds: a whole number of seconds, 1 to 3600');
+  }
   return {
+    stripMs: strip === undefined ? DEFAULT_STRIP_MS : strip * 1000,
     ...(skew === undefined ? {} : { maxClockSkewMs: skew }),
     ...(o.patientSystem === undefined ? {} : { patientSystem: o.patientSystem }),
   };
@@ -158,11 +157,14 @@ async function action(o: Flags): Promise<void> {
 export function exportCommand(): Command {
   return new Command('export')
     .description(
-      'decrypt a chain export as an authorised reader and write its readings as FHIR R4 Observations (NDJSON)',
+      'decrypt a chain export as an authorised reader and write it as FHIR R4 (Bulk Data directory or NDJSON)',
     )
     .requiredOption('--in <file>', 'chain export (medchain notary export)')
     .addOption(new Option('--format <format>', 'output format').choices(['fhir']).default('fhir'))
-    .option('--out <file>', 'NDJSON output, must not exist (default or -: stdout)')
+    .option(
+      '--out <dir>',
+      'Bulk Data directory (one NDJSON per resource type + manifest.json), must not exist (default or -: one NDJSON stream on stdout)',
+    )
     .option('--reader-id <id>', 'the reader id (kid) the blocks are sealed for')
     .option('--reader-key <pem>', 'reader private key (P-256, PEM)')
     .option('--token <label>', 'token holding the reader key')
@@ -172,5 +174,10 @@ export function exportCommand(): Command {
     .option('--root <pem>', "Trent's root: verify the whole export (signatures, chain) first")
     .option('--patient-system <uri>', 'identifier system of patient references')
     .option('--max-clock-skew-ms <n>', 'flag readings whose device clock is off by more')
+    .option(
+      '--strip-seconds <n>',
+      'length of an ECG strip Observation',
+      String(DEFAULT_STRIP_MS / 1000),
+    )
     .action((o: Flags) => action(o));
 }

@@ -117,18 +117,31 @@ export function gatewayCommand(): Command {
       const cfg = loadConfig(o.config);
       const log = createLogger({ name: 'gateway', level: cfg.log.level });
       const gw = await Gateway.start(cfg, log);
+      const boundMs = cfg.shutdown.timeoutMs;
       await new Promise<void>((resolve) => {
+        let signals = 0;
         const stop = (signal: string) => {
-          log.info({ signal }, 'signal received');
+          if (++signals > 1) {
+            log.warn({ signal }, 'second signal: exiting now');
+            process.exit(1);
+          }
+          log.info({ signal, boundMs }, 'signal received: shutting down');
+          // The bound holds whatever hangs: what was not finished is as after a crash.
+          setTimeout(() => {
+            log.error({ boundMs }, 'shutdown did not finish within its bound: exiting');
+            process.exit(1);
+          }, boundMs).unref();
           gw.close().then(resolve, (err: unknown) => {
             log.error({ err }, 'shutdown failed');
             process.exitCode = 1;
             resolve();
           });
         };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
       });
+      // Done: exit now rather than wait for handles a library may keep open.
+      process.exit(process.exitCode ?? 0);
     });
   cmd.addCommand(deviceCommand());
   cmd.addCommand(eraseCommand());

@@ -6,12 +6,15 @@ import { formatDecimal } from '../core/decimal.js';
 import { MedchainError } from '../core/errors.js';
 import { decodeReading } from '../core/reading-decode.js';
 import { verifyReadingProof } from '../core/reading-proof.js';
+import { verifyObservation } from './verify-observation.js';
 
 interface Flags {
   root: string;
   crl?: string;
   skewMs: string;
   json?: boolean;
+  observation?: string;
+  fhir?: string;
 }
 
 async function readInput(path: string, what: string): Promise<Buffer> {
@@ -25,18 +28,41 @@ async function readInput(path: string, what: string): Promise<Buffer> {
   }
 }
 
-async function run(proofPath: string, o: Flags): Promise<void> {
+async function run(proofPath: string | undefined, o: Flags): Promise<void> {
   const skewMs = Number.parseInt(o.skewMs, 10);
   if (!Number.isSafeInteger(skewMs) || skewMs < 0) {
     throw new MedchainError('CLI_USAGE', '--skew-ms: a whole number of milliseconds, 0 or more');
   }
-  const proof = await readInput(proofPath, 'proof');
+  if (
+    (proofPath === undefined) === (o.observation === undefined) ||
+    (o.observation === undefined) !== (o.fhir === undefined)
+  ) {
+    throw new MedchainError(
+      'CLI_USAGE',
+      'give a proof file, or --observation ID with --fhir DIR (a medchain FHIR export)',
+    );
+  }
   const root = await readInput(o.root, 'root certificate');
   const crl = o.crl === undefined ? undefined : await readInput(o.crl, 'CRL');
-  const r = await verifyReadingProof(
-    new Uint8Array(proof),
-    proofResolver({ root: root.toString('utf8'), crl: crl?.toString('utf8'), skewMs }),
-  );
+  const resolver = proofResolver({
+    root: root.toString('utf8'),
+    crl: crl?.toString('utf8'),
+    skewMs,
+  });
+  if (o.observation !== undefined && o.fhir !== undefined) {
+    const v = await verifyObservation(o.fhir, o.observation, resolver);
+    if (o.json) process.stdout.write(`${JSON.stringify(v)}\n`);
+    else if (v.ok) {
+      const rs = v.readings.map((x) => `${x.id} (${x.notary} height ${x.height})`).join(', ');
+      process.stdout.write(
+        `OK observation ${v.observation}: says what the proven readings say: ${rs}\n`,
+      );
+    } else process.stdout.write(`FAIL ${v.check}: ${v.detail}\n`);
+    if (!v.ok) process.exitCode = 1;
+    return;
+  }
+  const proof = await readInput(proofPath ?? '', 'proof');
+  const r = await verifyReadingProof(new Uint8Array(proof), resolver);
   if (!r.ok) {
     if (o.json)
       process.stdout.write(`${JSON.stringify({ ok: false, check: r.check, detail: r.detail })}\n`);
@@ -92,7 +118,7 @@ export function verifyProofCommand(): Command {
     .description(
       "verify a reading proof offline against Trent's root certificate; exit 1 if it fails",
     )
-    .argument('<proof>', 'reading proof file (medchain prove)')
+    .argument('[proof]', 'reading proof file (medchain prove)')
     .requiredOption('--root <pem>', "Trent's root certificate")
     .option(
       '--crl <pem>',
@@ -100,5 +126,10 @@ export function verifyProofCommand(): Command {
     )
     .option('--skew-ms <ms>', 'clock skew allowed on certificate validity', '300000')
     .option('--json', 'print the result as JSON')
-    .action((proof: string, o: Flags) => run(proof, o));
+    .option(
+      '--observation <id>',
+      'instead of a proof file: an Observation of a FHIR export (needs --fhir)',
+    )
+    .option('--fhir <dir>', 'the Bulk Data directory of `medchain export --format fhir`')
+    .action((proof: string | undefined, o: Flags) => run(proof, o));
 }

@@ -11,6 +11,7 @@ import { ReadingError, ReadingReason } from './reading-errors.js';
 import { readingFromJson } from './reading-json.js';
 import {
   type CborReading,
+  CLOCK_RESET_BEFORE_MS,
   cborReadingSchema,
   describeIssue,
   jsonReadingSchema,
@@ -39,6 +40,8 @@ export interface DecodedReading {
   readonly clockSkewMs: number;
   /** |clockSkewMs| > maxClockSkewMs: count it, keep the reading, never correct it. */
   readonly clockSkewed: boolean;
+  /** deviceTime before 2000: the device clock was reset. Kept and flagged, like a skew. */
+  readonly clockReset: boolean;
 }
 
 export type DecodeReadingResult =
@@ -117,6 +120,7 @@ function decodeOrThrow(bytes: Uint8Array, opts: DecodeReadingOptions): DecodedRe
     format,
     clockSkewMs: skew.skewMs,
     clockSkewed: skew.skewed,
+    clockReset: reading.deviceTime < CLOCK_RESET_BEFORE_MS,
   };
 }
 

@@ -26,7 +26,7 @@ export function parseTime(text: string, path: string): number {
     );
   }
   if (ms < TIME_MIN_MS || ms > TIME_MAX_MS) {
-    throw new ReadingError(ReadingReason.Schema, path, 'time is before 2000 or after 2200');
+    throw new ReadingError(ReadingReason.Schema, path, 'time is before 1970 or after 2200');
   }
   return ms;
 }

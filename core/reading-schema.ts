@@ -48,9 +48,16 @@ export const MAX_PERIOD_US = 60_000_000;
 const safeUint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const safeInt = z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
 const int8 = z.number().int().min(-128).max(127);
-/** Device times before 2000 or after 2200 are broken clocks, not data. */
-export const TIME_MIN_MS = Date.UTC(2000, 0, 1);
+/**
+ * A device time may be any instant from 1970 to 2200. Before 2000 it is a clock that
+ * was reset (a lost RTC, a replaced battery): the reading is real and is kept, flagged
+ * clockReset (DESIGN §4: a wrong clock is flagged and counted, never corrected; the
+ * gateway's receive time sealed beside it still dates it). After 2200 is not a clock.
+ */
+export const TIME_MIN_MS = 0;
 export const TIME_MAX_MS = Date.UTC(2200, 0, 1);
+/** Device times before this are flagged as a reset clock. */
+export const CLOCK_RESET_BEFORE_MS = Date.UTC(2000, 0, 1);
 const timeMs = z.number().int().min(TIME_MIN_MS).max(TIME_MAX_MS);
 
 function ids(l: ReadingLimits) {

@@ -5,19 +5,18 @@ import {
   decodeBlockHeader,
   internalHash,
 } from '../core/block.js';
-import { BodyCode, BodyError, openBody, type ReaderKey } from '../core/body.js';
+import { BodyCode, BodyError, openBody, type ReaderKey, type SaltedRecord } from '../core/body.js';
 import { equalBytes, toHex } from '../core/bytes.js';
 import { decodeSign1 } from '../core/cose-decode.js';
-import { decodeEntry } from '../core/entry.js';
+import { decodeEntry, type Entry } from '../core/entry.js';
 import { leafHash, merkleRoot } from '../core/merkle.js';
 import { decodeReading } from '../core/reading-decode.js';
 import { FhirCode, FhirError } from './errors.js';
-import { type MappingOptions, readingToObservation } from './observation.js';
-import { CLOCK_SKEW_URL, type FhirObservation } from './schema.js';
+import type { SealedReading } from './observation.js';
 
 /**
  * A reader's pass over the blocks of a chain export: check each block against the
- * header it is registered with, open its body with the reader's key, map its readings.
+ * header it is registered with, open its body with the reader's key, decode its readings.
  * Pure apart from the reader key's ECDH (which may run on a token).
  *
  * Before anything is decrypted, the entry must register this signed header (internal
@@ -35,6 +34,21 @@ export interface ChainBlock {
   /** Encrypted body; empty when erased. */
   readonly body: Uint8Array;
   readonly erased: boolean;
+  /** The notary's receipt for the block, when the export holds it. */
+  readonly receipt?: Uint8Array | undefined;
+}
+
+/** A block this reader opened: its readings in leaf order, and what proves them. */
+export interface OpenedBlock {
+  readonly notaryId: string;
+  readonly height: number;
+  readonly entry: Entry;
+  readonly header: BlockHeader;
+  readonly signedHeader: Uint8Array;
+  readonly receipt: Uint8Array | undefined;
+  /** Salted records exactly as sealed: leaf i of the block's Merkle tree is records[i].bytes. */
+  readonly records: readonly SaltedRecord[];
+  readonly readings: readonly SealedReading[];
 }
 
 export interface ExportStats {
@@ -46,10 +60,8 @@ export interface ExportStats {
   erased: number;
   /** Blocks this reader could not open, by reason (BODY_NOT_A_READER: not a recipient). */
   unreadable: Partial<Record<BodyCode, number>>;
-  /** Observations produced (one per reading). */
-  observations: number;
-  /** Of which flagged for device clock skew. */
-  clockSkewed: number;
+  /** Readings decoded. */
+  readings: number;
 }
 
 // Readings in a body were accepted by a gateway whose count limits may be raised from the
@@ -63,29 +75,26 @@ const OPEN_LIMITS = {
 export class ReaderExport {
   readonly #reader: ReaderKey;
   readonly #notaryId: string;
-  readonly #opts: MappingOptions;
   readonly stats: ExportStats = {
     blocks: 0,
     read: 0,
     erased: 0,
     unreadable: {},
-    observations: 0,
-    clockSkewed: 0,
+    readings: 0,
   };
 
-  constructor(reader: ReaderKey, notaryId: string, opts: MappingOptions = {}) {
+  constructor(reader: ReaderKey, notaryId: string) {
     this.#reader = reader;
     this.#notaryId = notaryId;
-    this.#opts = opts;
   }
 
-  /** The block's readings as Observations; none if erased or not readable by this reader. */
-  async block(b: ChainBlock): Promise<FhirObservation[]> {
+  /** The block opened; undefined if erased or not readable by this reader. */
+  async block(b: ChainBlock): Promise<OpenedBlock | undefined> {
     this.stats.blocks += 1;
-    const header = registeredHeader(b);
+    const { entry, header } = registeredHeader(b);
     if (b.erased || b.body.length === 0) {
       this.stats.erased += 1;
-      return [];
+      return undefined;
     }
     const actual = bodyHash(b.body);
     if (!equalBytes(actual, header.bodyHash)) {
@@ -101,7 +110,7 @@ export class ReaderExport {
     } catch (err) {
       if (!(err instanceof BodyError)) throw err;
       this.stats.unreadable[err.code] = (this.stats.unreadable[err.code] ?? 0) + 1;
-      return [];
+      return undefined;
     }
     const root = merkleRoot(records.map((r) => leafHash(r.bytes)));
     if (records.length !== header.count || !equalBytes(root, header.root)) {
@@ -112,7 +121,7 @@ export class ReaderExport {
       );
     }
     this.stats.read += 1;
-    const out = records.map((rec, i) => {
+    const readings = records.map((rec, i): SealedReading => {
       const d = decodeReading(rec.reading, { format: 'cbor', limits: OPEN_LIMITS });
       if (!d.ok) {
         throw new FhirError(
@@ -121,24 +130,24 @@ export class ReaderExport {
           { height: b.height, cause: d.error },
         );
       }
-      return readingToObservation(
-        d.value.reading,
-        {
-          receivedAt: rec.receivedAt,
-          gatewayId: header.gatewayId,
-          blockSeq: header.seq,
-          record: i,
-          notaryId: this.#notaryId,
-          height: b.height,
-        },
-        this.#opts,
-      );
+      return {
+        reading: d.value.reading,
+        receivedAt: rec.receivedAt,
+        notaryId: this.#notaryId,
+        height: b.height,
+      };
     });
-    this.stats.observations += out.length;
-    this.stats.clockSkewed += out.filter((o) =>
-      o.extension.some((e) => e.url === CLOCK_SKEW_URL),
-    ).length;
-    return out;
+    this.stats.readings += readings.length;
+    return {
+      notaryId: this.#notaryId,
+      height: b.height,
+      entry,
+      header,
+      signedHeader: b.signedHeader,
+      receipt: b.receipt,
+      records,
+      readings,
+    };
   }
 
   /** Throws when there were bodies to read and this key opened none of them. */
@@ -167,7 +176,7 @@ const UNREADABLE: Record<BodyCode, string> = {
 };
 
 /** The header the chain entry registers, decoded; the export's own consistency first. */
-function registeredHeader(b: ChainBlock): BlockHeader {
+function registeredHeader(b: ChainBlock): { entry: Entry; header: BlockHeader } {
   const bad = (why: string) =>
     new FhirError(FhirCode.BadExport, `block at height ${b.height}: ${why}`, { height: b.height });
   const e = decodeEntry(b.entry);
@@ -183,5 +192,5 @@ function registeredHeader(b: ChainBlock): BlockHeader {
   if (h.value.gatewayId !== e.value.submitter) {
     throw bad(`the header names gateway '${h.value.gatewayId}', the entry '${e.value.submitter}'`);
   }
-  return h.value;
+  return { entry: e.value, header: h.value };
 }

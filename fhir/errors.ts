@@ -19,6 +19,10 @@ export const FhirCode = {
   BadReading: 'FHIR_BAD_READING',
   /** A value does not fit the FHIR datatype it maps to. */
   Range: 'FHIR_RANGE',
+  /** verify-proof --observation: the export directory has no Observation with that id. */
+  NoObservation: 'FHIR_NO_OBSERVATION',
+  /** verify-proof --observation: a file of the export directory is missing or not NDJSON. */
+  BadBulk: 'FHIR_BAD_BULK',
 } as const;
 export type FhirCode = (typeof FhirCode)[keyof typeof FhirCode];
 

@@ -1,188 +1,208 @@
-import { toHex } from '../core/bytes.js';
-import { sha256 } from '../core/hash.js';
-import type { Observation, Reading } from '../core/reading.js';
+import type { NumericObservation, Reading, WaveformObservation } from '../core/reading.js';
 import { DEFAULT_READING_LIMITS } from '../core/reading-schema.js';
 import { clockSkew } from '../core/reading-validate.js';
+import { CLOCK_SKEW_URL, SID } from './canonical.js';
 import { FhirDecimal } from './decimal.js';
-import { FhirCode, FhirError } from './errors.js';
-import {
-  CLOCK_SKEW_URL,
-  DEVICE_SYSTEM,
-  FHIR_ID_RE,
-  type FhirObservation,
-  PATIENT_SYSTEM,
-  READING_SYSTEM,
-  TRACE_URL,
-  UNSIGNED_INT_MAX,
-} from './schema.js';
+import { metricId, observationId, patientId, readingIdOf } from './ids.js';
+import type { CodeableConcept, Extension, Observation, Quantity } from './resources.js';
 import {
   BP_PANEL,
+  BP_PANEL_MDC,
   CATEGORY,
   CATEGORY_DISPLAY,
+  type Category,
   type Concept,
   categoryOf,
   conceptOf,
   entryOf,
-  isBloodPressurePanel,
+  profileOf,
   UCUM,
   unitDisplay,
 } from './terminology.js';
 
 /**
- * One medchain reading → one FHIR R4 Observation (docs/FHIR.md). Pure: the caller has
- * decrypted and decoded the reading (so its codes and units are in core's table) and
- * says where it came from.
+ * Readings → FHIR R4 Observations (docs/FHIR.md "Observation"). Pure. Each measured
+ * quantity is its own Observation, as the vital-signs profiles and a flowsheet query by
+ * LOINC code expect; systolic and diastolic (and mean) of one reading form the blood
+ * pressure panel; waveform frames are joined into strips by strip.ts.
  */
 
-/** Where a reading sits in the chain: enough to find it again and prove it. */
-export interface ReadingTrace {
+/** A reading as a reader opened it from a block. */
+export interface SealedReading {
+  readonly reading: Reading;
   /** Gateway receive time, ms since epoch (sealed in the body next to the reading). */
   readonly receivedAt: number;
-  readonly gatewayId: string;
-  /** The gateway's block sequence number. */
-  readonly blockSeq: number;
-  /** Index of the reading's record in the block: its Merkle leaf index. */
-  readonly record: number;
   readonly notaryId: string;
-  /** The block's height in the notary's chain. */
+  /** The height of its block's entry in the notary's chain. */
   readonly height: number;
 }
 
 export interface MappingOptions {
   /** Beyond this |device time − receive time| the reading is flagged (default 5 min, as the gateway). */
   readonly maxClockSkewMs?: number;
-  /** Identifier system of the clinic's patient references (default urn:medchain:patient). */
+  /** Identifier system of the clinic's patient references. */
   readonly patientSystem?: string;
-  /** Identifier system of device ids (default urn:medchain:device). */
-  readonly deviceSystem?: string;
+  /** Length of an ECG strip in ms (default 10 s). */
+  readonly stripMs?: number;
 }
 
-type Value = Pick<FhirObservation, 'valueQuantity' | 'valueSampledData'>;
-type Component = NonNullable<FhirObservation['component']>[number];
+/** The DeviceMetric an Observation comes from. */
+export interface MetricKey {
+  readonly deviceId: string;
+  readonly mdc: number;
+  readonly ucum: string;
+}
 
-export function readingToObservation(
-  r: Reading,
-  trace: ReadingTrace,
-  opts: MappingOptions = {},
-): FhirObservation {
-  const [first, ...rest] = r.observations;
-  if (first === undefined) throw new TypeError('a decoded reading has at least one observation');
-  const codes = r.observations.map((o) => o.code);
-  const panel = isBloodPressurePanel(codes);
-  // The blood pressure panel has no value of its own; any other reading's first
-  // observation is its primary one and the others (pulse rate, ECG heart rate) its components.
-  const code: Concept = panel ? BP_PANEL : conceptOf(entryOf(first.code), first.unit);
-  const value: Value = panel ? {} : fhirValue(first);
-  const parts = panel ? r.observations : rest;
-  const category = categoryOf(first.code);
-  const identifier = `${r.deviceId}/${r.seq}`;
-  const maxSkew = opts.maxClockSkewMs ?? DEFAULT_READING_LIMITS.maxClockSkewMs;
-  const skew = clockSkew(r.deviceTime, trace.receivedAt, maxSkew);
-  const extension: FhirObservation['extension'] = [traceExtension(trace)];
-  if (skew.skewed) {
-    extension.push({
+/** An Observation with the readings it carries and the metric it comes from. */
+export interface Mapped {
+  readonly observation: Observation;
+  readonly readings: readonly SealedReading[];
+  readonly metric: MetricKey;
+}
+
+const SYS = 150021;
+const DIA = 150022;
+const MEAN = 150023;
+const BP_PARTS: ReadonlySet<number> = new Set([SYS, DIA, MEAN]);
+
+/** The numeric Observations of one reading; its waveforms are the caller's (strip.ts). */
+export function numericObservations(s: SealedReading, opts: MappingOptions = {}): Mapped[] {
+  const numerics = s.reading.observations.filter(
+    (o): o is NumericObservation => o.kind === 'numeric',
+  );
+  const bp = numerics.filter((o) => BP_PARTS.has(o.code));
+  const panel =
+    bp.some((o) => o.code === SYS) && bp.some((o) => o.code === DIA) && allUnits(bp, 'mm[Hg]');
+  const out: Mapped[] = [];
+  for (const o of numerics) {
+    if (panel && BP_PARTS.has(o.code)) continue;
+    out.push(
+      mapped(
+        [s],
+        { deviceId: s.reading.deviceId, mdc: o.code, ucum: o.unit },
+        conceptOf(entryOf(o.code), o.unit),
+        { valueQuantity: quantity(o) },
+        opts,
+      ),
+    );
+  }
+  if (panel) {
+    const components = bp.map((o) => ({
+      code: codeable(conceptOf(entryOf(o.code), o.unit)),
+      valueQuantity: quantity(o),
+    }));
+    out.unshift(
+      mapped(
+        [s],
+        { deviceId: s.reading.deviceId, mdc: BP_PANEL_MDC, ucum: 'mm[Hg]' },
+        BP_PANEL,
+        { component: components },
+        opts,
+      ),
+    );
+  }
+  return out;
+}
+
+const allUnits = (os: readonly NumericObservation[], ucum: string) =>
+  os.every((o) => o.unit === ucum);
+
+type Body = Pick<Observation, 'valueQuantity' | 'valueSampledData' | 'component'>;
+
+/** The Observation around a value: identity, category, profile, subject, device, times. */
+export function mapped(
+  readings: readonly SealedReading[],
+  metric: MetricKey,
+  concept: Concept,
+  body: Body,
+  opts: MappingOptions,
+  extraCodings: Concept['coding'] = [],
+): Mapped {
+  const first = readings[0];
+  if (first === undefined) throw new TypeError('an Observation carries at least one reading');
+  const r = first.reading;
+  const category = categoryOf(metric.mdc);
+  const profile = profileOf(metric.mdc);
+  const extension = skewExtension(readings, opts);
+  const issued = Math.max(...readings.map((x) => x.receivedAt));
+  const observation: Observation = {
+    resourceType: 'Observation',
+    id: observationId(readingIdOf(r), metric.mdc),
+    ...(profile === undefined ? {} : { meta: { profile: [profile] } }),
+    ...(extension === undefined ? {} : { extension: [extension.ext] }),
+    identifier: readings.map((x) => ({ system: SID.reading, value: readingIdOf(x.reading) })),
+    status: 'final',
+    category: [categoryConcept(category)],
+    code: codeable({ coding: [...concept.coding, ...extraCodings], text: concept.text }),
+    subject: { reference: `Patient/${patientId(r.patient)}` },
+    effectiveDateTime: new Date(r.deviceTime).toISOString(),
+    issued: new Date(issued).toISOString(),
+    device: { reference: `DeviceMetric/${metricId(r.deviceId, metric.mdc, unitIndex(metric))}` },
+    ...body,
+    ...(extension === undefined ? {} : { note: [{ text: extension.note }] }),
+  };
+  return { observation, readings, metric };
+}
+
+/** The unit's index in core's table: 0 for the preferred unit (ids.ts metricId). */
+export function unitIndex(m: MetricKey): number {
+  if (m.mdc === BP_PANEL_MDC) return 0;
+  return Math.max(
+    0,
+    entryOf(m.mdc).units.findIndex((u) => u.ucum === m.ucum),
+  );
+}
+
+function categoryConcept(c: Category): CodeableConcept {
+  return {
+    coding: [{ system: CATEGORY, code: c, display: CATEGORY_DISPLAY[c] }],
+    text: CATEGORY_DISPLAY[c],
+  };
+}
+
+const codeable = (c: Concept): CodeableConcept => ({ coding: [...c.coding], text: c.text });
+
+export function quantity(o: NumericObservation): Quantity {
+  return { value: FhirDecimal.of(o.value), unit: unitDisplay(o.unit), system: UCUM, code: o.unit };
+}
+
+/** The physical zero of a waveform in its unit (SampledData.origin). */
+export function origin(o: WaveformObservation): Quantity {
+  return {
+    value: FhirDecimal.of({ mantissa: 0, exponent: 0 }),
+    unit: unitDisplay(o.unit),
+    system: UCUM,
+    code: o.unit,
+  };
+}
+
+/**
+ * The largest device clock skew among the readings, when beyond the allowed one: the
+ * effective time is the device's, never corrected, and the reader is told so.
+ */
+function skewExtension(
+  readings: readonly SealedReading[],
+  opts: MappingOptions,
+): { ext: Extension; note: string } | undefined {
+  const max = opts.maxClockSkewMs ?? DEFAULT_READING_LIMITS.maxClockSkewMs;
+  let worst: number | undefined;
+  for (const x of readings) {
+    const s = clockSkew(x.reading.deviceTime, x.receivedAt, max);
+    if (s.skewed && (worst === undefined || Math.abs(s.skewMs) > Math.abs(worst))) worst = s.skewMs;
+  }
+  if (worst === undefined) return undefined;
+  return {
+    ext: {
       url: CLOCK_SKEW_URL,
       valueQuantity: {
-        value: FhirDecimal.of({ mantissa: skew.skewMs, exponent: 0 }),
+        value: FhirDecimal.of({ mantissa: worst, exponent: 0 }),
         unit: 'ms',
         system: UCUM,
         code: 'ms',
       },
-    });
-  }
-  return {
-    resourceType: 'Observation',
-    // Deterministic, so a re-export updates rather than duplicates (Bulk Data import upserts by id).
-    id: toHex(sha256(new TextEncoder().encode(identifier))),
-    extension,
-    identifier: [{ system: READING_SYSTEM, value: identifier }],
-    status: 'final',
-    category: [
-      { coding: [{ system: CATEGORY, code: category, display: CATEGORY_DISPLAY[category] }] },
-    ],
-    code: { coding: [...code.coding], text: code.text },
-    subject: reference('Patient', opts.patientSystem ?? PATIENT_SYSTEM, r.patient),
-    effectiveDateTime: new Date(r.deviceTime).toISOString(),
-    issued: new Date(trace.receivedAt).toISOString(),
-    device: reference('Device', opts.deviceSystem ?? DEVICE_SYSTEM, r.deviceId),
-    ...value,
-    ...(parts.length > 0 ? { component: parts.map(componentOf) } : {}),
-    ...(skew.skewed
-      ? {
-          note: [
-            {
-              text: `Device clock differs from the gateway receive time by ${skew.skewMs} ms (allowed ${maxSkew} ms); effectiveDateTime is the device time, not corrected.`,
-            },
-          ],
-        }
-      : {}),
-  };
-}
-
-function fhirValue(o: Observation): Value {
-  if (o.kind === 'numeric') {
-    return {
-      valueQuantity: {
-        value: FhirDecimal.of(o.value),
-        unit: unitDisplay(o.unit),
-        system: UCUM,
-        code: o.unit,
-      },
-    };
-  }
-  // Physical value of sample i = origin + data[i] × factor (FHIR SampledData), in `unit`.
-  return {
-    valueSampledData: {
-      origin: {
-        value: FhirDecimal.of({ mantissa: 0, exponent: 0 }),
-        unit: unitDisplay(o.unit),
-        system: UCUM,
-        code: o.unit,
-      },
-      period: FhirDecimal.trimmed({ mantissa: o.periodUs, exponent: -3 }),
-      factor: FhirDecimal.of(o.scale),
-      dimensions: 1,
-      data: Array.from(o.samples).join(' '),
     },
+    note: `Device clock differs from the gateway receive time by ${worst} ms (allowed ${max} ms); effectiveDateTime is the device time, not corrected.`,
   };
 }
 
-function componentOf(o: Observation): Component {
-  const c = conceptOf(entryOf(o.code), o.unit);
-  return { code: { coding: [...c.coding], text: c.text }, ...fhirValue(o) };
-}
-
-/**
- * A logical reference by identifier (the clinic's opaque patient reference, the device
- * id), plus a literal `Type/id` when the value is also a valid FHIR id.
- */
-function reference<T extends 'Patient' | 'Device'>(type: T, system: string, value: string) {
-  return {
-    ...(FHIR_ID_RE.test(value) ? { reference: `${type}/${value}` } : {}),
-    type,
-    identifier: { system, value },
-  };
-}
-
-function unsignedInt(name: string, v: number, height: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > UNSIGNED_INT_MAX) {
-    throw new FhirError(FhirCode.Range, `${name} ${v} does not fit a FHIR unsignedInt`, {
-      height,
-    });
-  }
-  return v;
-}
-
-function traceExtension(t: ReadingTrace): FhirObservation['extension'][number] {
-  return {
-    url: TRACE_URL,
-    extension: [
-      { url: 'receivedAt', valueInstant: new Date(t.receivedAt).toISOString() },
-      { url: 'gateway', valueString: t.gatewayId },
-      { url: 'blockSeq', valueUnsignedInt: unsignedInt('blockSeq', t.blockSeq, t.height) },
-      { url: 'record', valueUnsignedInt: unsignedInt('record', t.record, t.height) },
-      { url: 'notary', valueString: t.notaryId },
-      { url: 'height', valueUnsignedInt: unsignedInt('height', t.height, t.height) },
-    ],
-  };
-}
+export const DEFAULT_STRIP_MS = 10_000;

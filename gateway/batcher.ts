@@ -31,6 +31,8 @@ export class Batcher {
   #waiters: { limit: number; done: () => void }[] = [];
   /** Called after each block is stored (the uplink submits it). */
   onSealed: (seq: number) => void = () => {};
+  /** Called once close() has sealed everything (the gateway ends its sealing thread). */
+  onClosed: () => Promise<void> | void = () => {};
 
   constructor(spool: Spool, sealer: Sealer, policy: BatchPolicy, log: Logger) {
     this.#spool = spool;
@@ -136,5 +138,6 @@ export class Batcher {
     this.#release();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    await this.onClosed();
   }
 }

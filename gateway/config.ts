@@ -93,7 +93,8 @@ export const configSchema = z.strictObject({
       maxPacketBytes: z.number().int().min(256).optional(),
       connectTimeoutMs: ms.default(10_000),
       drainTimeoutMs: ms.default(30_000),
-      keepaliveLimitS: z.number().int().min(0).default(0),
+      /** Device keepalive cap: 0 (none) or above it is set to it (0 here: no cap). */
+      keepaliveLimitS: z.number().int().min(0).default(300),
       maxConnections: z.number().int().min(1).default(10_000),
       rejectLogIntervalMs: ms.default(60_000),
     })
@@ -143,6 +144,11 @@ export const configSchema = z.strictObject({
        * so each PUBACK) waits up to maxDelayMs for the sealer. 0 = 4 × maxReadings.
        */
       holdIntakeAbove: z.number().int().min(0).default(0),
+      /**
+       * /readyz says `sealer-stalled` once readings have waited unsealed this long with
+       * no block sealed meanwhile (HSM hung, store failing). 0 = max(30 s, 10 × maxDelayMs).
+       */
+      stallMs: z.number().int().min(0).default(0),
     })
     .prefault({}),
   notary: z.strictObject({
@@ -160,9 +166,25 @@ export const configSchema = z.strictObject({
     drainOnShutdownMs: z.number().int().min(0).default(10_000),
   }),
   http: z
-    .strictObject({ host: z.string().default('127.0.0.1'), port: port.default(9464) })
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(9464),
+      /** Who may see /console (gateway/console-access.ts): loopback clients, or a bearer token. */
+      console: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          loopback: z.boolean().default(true),
+          tokenFile: path.optional(),
+        })
+        .prefault({}),
+    })
     .prefault({}),
   log: z.strictObject({ level: z.string().default('info') }).prefault({}),
+  /**
+   * SIGTERM ends the process within this bound (docs/GATEWAY.md "Shutdown"): steps that
+   * overrun are abandoned, as after a crash (everything acknowledged is on disk).
+   */
+  shutdown: z.strictObject({ timeoutMs: ms.default(30_000) }).prefault({}),
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;
@@ -188,6 +210,8 @@ export const ENV_OVERRIDES: Readonly<Record<string, [string[], Kind]>> = {
   BATCH_MAX_BYTES: [['batch', 'maxBytes'], 'int'],
   BATCH_MAX_DELAY_MS: [['batch', 'maxDelayMs'], 'int'],
   BATCH_HOLD_INTAKE_ABOVE: [['batch', 'holdIntakeAbove'], 'int'],
+  BATCH_STALL_MS: [['batch', 'stallMs'], 'int'],
+  SHUTDOWN_TIMEOUT_MS: [['shutdown', 'timeoutMs'], 'int'],
   SPOOL_MAX_BACKLOG_READINGS: [['spool', 'maxBacklogReadings'], 'int'],
   SPOOL_MAX_BACKLOG_BYTES: [['spool', 'maxBacklogBytes'], 'int'],
   SPOOL_RETENTION_MS: [['spool', 'retentionMs'], 'int'],
@@ -217,6 +241,7 @@ const PATH_KEYS: readonly string[][] = [
   ['notary', 'tls', 'cert'],
   ['notary', 'tls', 'key'],
   ['notary', 'tls', 'ca'],
+  ['http', 'console', 'tokenFile'],
 ];
 
 function fail(file: string, message: string, cause?: unknown): never {

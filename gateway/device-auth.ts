@@ -5,8 +5,11 @@
  * - [MQTT-3.1.3-8] an empty client id with CleanSession=0 gets CONNACK 0x02.
  * - A device's client id is its device id (or empty with CleanSession=1): another
  *   device cannot take over its session by reusing its id [MQTT-3.1.4-2].
- * - username = device id, password = its secret, checked against the scrypt hash; or,
- *   on the TLS listener, a client certificate from Trent (role device) names the device.
+ * - username = device id, password = its secret, checked against its stored hash
+ *   (registry.ts: HMAC for generated secrets, scrypt on a bounded queue for chosen ones);
+ *   or, on the TLS listener, a client certificate from Trent (role device) names the device.
+ * - Failed CONNECTs feed the AuthLimiter (per source address and global back-off); a
+ *   check still waiting when its connection closes is cancelled.
  * - Wills are removed at CONNECT: no device needs one, and a will is a publish that
  *   would otherwise happen after the client is gone.
  * - SUBSCRIBE: only exact topics under the device's own `med/v1/dev/{id}/`, never its
@@ -15,9 +18,12 @@
 import type { AuthenticateError, Client, ConnectPacket, Subscription } from 'aedes';
 import { validateCertificate } from '../ca/validate.js';
 import { topics } from '../core/submit.js';
+import { type AuthLimiter, addressKey } from '../ops/auth-limiter.js';
+import { BoundedQueue, QueueAbortedError, QueueFullError } from '../ops/bounded-queue.js';
 import type { Logger } from '../ops/log.js';
 import type { GatewayMetrics } from './metrics.js';
 import { assertDeviceId, type DeviceRegistry } from './registry.js';
+import type { RejectLog } from './reject-log.js';
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
 const IDENTIFIER_REJECTED = 2;
@@ -53,9 +59,17 @@ export interface DeviceAuthOptions {
   certificates?: CertificateAuth | undefined;
   metrics: GatewayMetrics;
   log: Logger;
-  /** Most concurrent device connections (default 10,000). */
-  maxConnections?: number;
-  connectedClients: () => number;
+  limiter: AuthLimiter;
+  /** Refused CONNECTs are logged at most once per interval per source address. */
+  rejectLog: RejectLog;
+  /**
+   * Keepalive of 0 (none) or above this is capped to it [MQTT-3.1.2-24 lets the server
+   * close after 1.5 × keepalive]: no device holds a half-sent packet open forever.
+   * 0 leaves the device's keepalive as it is.
+   */
+  maxKeepaliveS: number;
+  /** The source address of a connection (for the limiter). */
+  remoteOf: (client: Client) => string | undefined;
 }
 
 function refuse(code: number, message: string): AuthenticateError {
@@ -67,6 +81,43 @@ export function deviceAuth(opts: DeviceAuthOptions) {
   const devices = new WeakMap<Client, string>();
   const { metrics, log } = opts;
   const refused = (reason: string) => metrics.connectRefused.inc({ reason });
+  // Certificate validation (a signature check per CONNECT) is bounded like scrypt.
+  const certQueue = new BoundedQueue(4, 64);
+  /** A refusal the device could avoid (wrong secret, id, certificate): feeds the back-off. */
+  const failed = (client: Client, reason: string) => {
+    refused(reason);
+    opts.limiter.failed(opts.remoteOf(client));
+  };
+  const rejectOnce = (client: Client, fields: Record<string, unknown>, msg: string) => {
+    const remote = opts.remoteOf(client);
+    opts.rejectLog.warn(`connect:${addressKey(remote)}`, { ...fields, remote }, msg);
+  };
+  /** Aborts when the connection closes, so queued work for it is dropped. */
+  const closedSignal = (client: Client): AbortSignal => {
+    const ac = new AbortController();
+    const conn = client.conn as { destroyed?: boolean; once?: (e: string, f: () => void) => void };
+    if (conn.destroyed) ac.abort();
+    else conn.once?.('close', () => ac.abort());
+    return ac.signal;
+  };
+  /** The answer for work that could not run: busy (retry later) or cancelled. */
+  const unavailable = (
+    err: unknown,
+    what: string,
+    done: (e: AuthenticateError | null, ok: boolean | null) => void,
+  ): boolean => {
+    if (err instanceof QueueFullError) {
+      refused('auth-busy');
+      done(refuse(SERVER_UNAVAILABLE, 'server busy'), false);
+      return true;
+    }
+    if (err instanceof QueueAbortedError) {
+      refused('auth-cancelled');
+      done(refuse(SERVER_UNAVAILABLE, `${what} cancelled`), false);
+      return true;
+    }
+    return false;
+  };
 
   const sessions: DeviceSessions = {
     deviceOf: (client) => (client ? devices.get(client) : undefined),
@@ -77,12 +128,14 @@ export function deviceAuth(opts: DeviceAuthOptions) {
     packet: ConnectPacket,
     done: (e: Error | null, ok: boolean) => void,
   ): void {
-    if (opts.connectedClients() >= (opts.maxConnections ?? 10_000)) {
-      refused('max-connections');
-      done(null, false);
-      return;
-    }
     connects.set(client, { clientId: packet.clientId ?? '', clean: packet.clean !== false });
+    const max = opts.maxKeepaliveS;
+    const asked = packet.keepalive ?? 0;
+    if (max > 0 && (asked <= 0 || asked > max)) {
+      metrics.keepaliveCapped.inc();
+      log.debug({ clientId: packet.clientId, asked, max }, 'keepalive capped');
+      packet.keepalive = max;
+    }
     if (packet.will) {
       log.info({ clientId: packet.clientId }, 'will removed from a device CONNECT');
       delete packet.will;
@@ -103,7 +156,7 @@ export function deviceAuth(opts: DeviceAuthOptions) {
       return;
     }
     if (c.clientId === '' && !c.clean) {
-      refused('empty-client-id');
+      failed(client, 'empty-client-id');
       done(refuse(IDENTIFIER_REJECTED, 'empty client id needs CleanSession=1'), false);
       return;
     }
@@ -116,27 +169,34 @@ export function deviceAuth(opts: DeviceAuthOptions) {
     try {
       id = assertDeviceId(username ?? '');
     } catch {
-      refused('bad-username');
+      failed(client, 'bad-username');
       done(refuse(BAD_USERNAME_OR_PASSWORD, 'bad user name or password'), false);
       return;
     }
     if (c.clientId !== '' && c.clientId !== id) {
-      refused('client-id-mismatch');
+      failed(client, 'client-id-mismatch');
       done(refuse(IDENTIFIER_REJECTED, 'client id must be the device id'), false);
       return;
     }
-    opts.registry.verify(id, password).then(
+    const signal = closedSignal(client);
+    opts.registry.verify(id, password, { signal, refuseSlow: opts.limiter.storm }).then(
       (ok) => {
         if (!ok) {
-          refused('bad-credentials');
-          log.warn({ device: id }, 'device CONNECT refused: unknown device or wrong secret');
+          failed(client, 'bad-credentials');
+          rejectOnce(
+            client,
+            { device: id },
+            'device CONNECT refused: unknown device or wrong secret',
+          );
           done(refuse(BAD_USERNAME_OR_PASSWORD, 'bad user name or password'), false);
           return;
         }
+        opts.limiter.succeeded(opts.remoteOf(client));
         devices.set(client, id);
         done(null, true);
       },
       (err: unknown) => {
+        if (unavailable(err, 'secret check', done)) return;
         refused('internal');
         log.error({ err, device: id }, 'device registry unavailable');
         done(refuse(SERVER_UNAVAILABLE, 'server unavailable'), false);
@@ -157,34 +217,42 @@ export function deviceAuth(opts: DeviceAuthOptions) {
     ca: CertificateAuth,
     done: (e: AuthenticateError | null, ok: boolean | null) => void,
   ): void {
-    validateCertificate(der, {
-      root: ca.root,
-      crl: typeof ca.crl === 'function' ? ca.crl() : ca.crl,
-      role: 'device',
-      at: new Date(),
-      skewMs: 5 * 60_000,
-    }).then(
+    const check = () =>
+      validateCertificate(der, {
+        root: ca.root,
+        crl: typeof ca.crl === 'function' ? ca.crl() : ca.crl,
+        role: 'device',
+        at: new Date(),
+        skewMs: 5 * 60_000,
+      });
+    certQueue.run(check, closedSignal(client)).then(
       (v) => {
         if (!v.ok) {
-          refused(v.reason === 'revoked' ? 'revoked-certificate' : 'bad-certificate');
-          log.warn({ clientId, reason: v.reason, detail: v.detail }, 'device certificate refused');
+          failed(client, v.reason === 'revoked' ? 'revoked-certificate' : 'bad-certificate');
+          rejectOnce(
+            client,
+            { clientId, reason: v.reason, detail: v.detail },
+            'device certificate refused',
+          );
           done(refuse(NOT_AUTHORIZED, 'not authorized'), false);
           return;
         }
         if ((username !== undefined && username !== '' && username !== v.id) || !isDeviceId(v.id)) {
-          refused('bad-username');
+          failed(client, 'bad-username');
           done(refuse(BAD_USERNAME_OR_PASSWORD, 'user name is not the certificate id'), false);
           return;
         }
         if (clientId !== '' && clientId !== v.id) {
-          refused('client-id-mismatch');
+          failed(client, 'client-id-mismatch');
           done(refuse(IDENTIFIER_REJECTED, 'client id must be the device id'), false);
           return;
         }
+        opts.limiter.succeeded(opts.remoteOf(client));
         devices.set(client, v.id);
         done(null, true);
       },
       (err: unknown) => {
+        if (unavailable(err, 'certificate check', done)) return;
         refused('internal');
         log.error({ err }, 'device certificate check failed');
         done(refuse(SERVER_UNAVAILABLE, 'server unavailable'), false);
@@ -220,5 +288,9 @@ export function deviceAuth(opts: DeviceAuthOptions) {
     return packet.topic.startsWith('med/v1/dev/') ? null : packet;
   }
 
-  return { sessions, preConnect, authenticate, authorizeSubscribe, authorizeForward };
+  /** True while authentication work is being refused: a queue full or a CONNECT storm. */
+  const saturated = (): boolean =>
+    certQueue.saturated || opts.registry.slowQueue.saturated || opts.limiter.storm;
+
+  return { sessions, preConnect, authenticate, authorizeSubscribe, authorizeForward, saturated };
 }

@@ -13,12 +13,14 @@ import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'nod
 import { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { ReadingLimits } from '../core/reading-schema.js';
+import { AuthLimiter, type AuthLimiterOptions } from '../ops/auth-limiter.js';
 import type { Logger } from '../ops/log.js';
 import { type CertificateAuth, deviceAuth } from './device-auth.js';
 import { devicePublish } from './device-publish.js';
 import { FrameLimitedConnection } from './frame-limit.js';
 import type { Intake } from './intake.js';
 import type { GatewayMetrics } from './metrics.js';
+import { checkFixedHeader, ProtocolViolation } from './packet-rules.js';
 import type { DeviceRegistry } from './registry.js';
 import { RejectLog } from './reject-log.js';
 
@@ -64,7 +66,10 @@ export interface DeviceBrokerOptions {
   connectTimeoutMs?: number | undefined;
   drainTimeoutMs?: number | undefined;
   keepaliveLimitS?: number | undefined;
+  /** Most open device connections, logged in or not (default 10,000). */
   maxConnections?: number | undefined;
+  /** Failed-CONNECT limits per source address and overall (ops/auth-limiter.ts). */
+  authLimits?: AuthLimiterOptions | undefined;
   /** Refusals per device are logged at most once per this interval (default 60 s). */
   rejectLogIntervalMs?: number | undefined;
 }
@@ -77,6 +82,10 @@ export class DeviceBroker {
   readonly #ws: WebSocketServer | undefined;
   readonly #hasTls: boolean;
   readonly #log: Logger;
+  /** True while authentication work is being refused (readiness reason auth-saturated). */
+  readonly authSaturated: () => boolean;
+  readonly limiter: AuthLimiter;
+  #open: () => number;
 
   private constructor(
     aedes: Aedes,
@@ -85,7 +94,11 @@ export class DeviceBroker {
     wsPort: number | undefined,
     hasTls: boolean,
     log: Logger,
+    auth: { saturated: () => boolean; limiter: AuthLimiter; open: () => number },
   ) {
+    this.authSaturated = auth.saturated;
+    this.limiter = auth.limiter;
+    this.#open = auth.open;
     this.aedes = aedes;
     this.#servers = servers;
     this.#ws = ws;
@@ -96,8 +109,11 @@ export class DeviceBroker {
 
   static async start(o: DeviceBrokerOptions): Promise<DeviceBroker> {
     const log = o.log;
-    let aedes: Aedes | undefined;
     const peerCerts = new WeakMap<object, Uint8Array>();
+    const remotes = new WeakMap<object, string>();
+    const limiter = new AuthLimiter(o.authLimits);
+    const keepaliveMax = o.keepaliveLimitS ?? 300;
+    const rejectLog = new RejectLog(log, o.rejectLogIntervalMs ?? 60_000);
     // One trust (Trent's root and CRL) for every listener that asks for client certificates.
     const cc = o.tls?.clientCertificates ?? o.ws?.tls?.clientCertificates;
     const auth = deviceAuth({
@@ -111,14 +127,15 @@ export class DeviceBroker {
         : undefined,
       metrics: o.metrics,
       log,
-      maxConnections: o.maxConnections ?? 10_000,
-      connectedClients: () => aedes?.connectedClients ?? 0,
+      limiter,
+      rejectLog,
+      maxKeepaliveS: keepaliveMax,
+      remoteOf: (client) => remotes.get(client.conn),
     });
-    const rejectLog = new RejectLog(log, o.rejectLogIntervalMs ?? 60_000);
-    aedes = await Aedes.createBroker({
+    const a = await Aedes.createBroker({
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       drainTimeout: o.drainTimeoutMs ?? 30_000,
-      keepaliveLimit: o.keepaliveLimitS ?? 0,
+      keepaliveLimit: keepaliveMax,
       maxClientsIdLength: 64,
       maxTopicLevels: 8,
       queueLimit: 42,
@@ -135,29 +152,79 @@ export class DeviceBroker {
         ...(o.limits ? { limits: o.limits } : {}),
       }),
     });
-    const a = aedes;
     a.on('clientReady', () => o.metrics.devicesConnected.set(a.connectedClients));
     a.on('clientDisconnect', () => o.metrics.devicesConnected.set(a.connectedClients));
-    a.on('clientError', (client, err) =>
-      log.debug({ clientId: client.id, err: err.message }, 'device connection error'),
-    );
-    a.on('connectionError', (_c, err) =>
-      log.debug({ err: err.message }, 'device connection refused'),
-    );
+    /** Counts and logs (rate-limited per address and reason) one protocol violation. */
+    const violation = (reason: string, remote: string | undefined, detail: string) => {
+      o.metrics.protocolRefused.inc({ reason });
+      rejectLog.warn(
+        `proto:${remote}:${reason}`,
+        { reason, remote, detail: detail.slice(0, 200) },
+        'device connection closed: MQTT protocol violation',
+      );
+    };
+    // Violations only aedes' parser sees (the topic is in the variable header).
+    const aedesReason = (message: string): string | undefined =>
+      /is not allowed in PUBLISH/.test(message)
+        ? 'publish-wildcard'
+        : /too many levels/.test(message)
+          ? 'topic-too-deep'
+          : /^Invalid|not supported|Malformed/i.test(message)
+            ? 'malformed-packet'
+            : undefined;
+    const onAedesError = (client: { conn?: unknown; id?: string } | null, err: Error) => {
+      const reason = aedesReason(err.message);
+      const remote = client?.conn ? remotes.get(client.conn as object) : undefined;
+      if (reason) violation(reason, remote, err.message);
+      else log.debug({ clientId: client?.id, err: err.message }, 'device connection error');
+    };
+    a.on('clientError', onAedesError);
+    a.on('connectionError', onAedesError);
     const maxPacket = o.maxPacketBytes ?? (o.limits?.maxPayloadBytes ?? 64 * 1024) + 1024;
-    /** Counts and logs an oversized packet once per connection (a WebSocket may report it twice). */
+    /**
+     * Counts and logs a packet refused at its fixed header (too large, or a protocol
+     * violation) once per connection (a WebSocket may report a large one twice).
+     */
     const tooLarge = (remote: string | undefined) => {
       let told = false;
       return (err: Error) => {
         if (told) return;
         told = true;
+        if (err instanceof ProtocolViolation) {
+          violation(err.reason, remote, err.message);
+          return;
+        }
         o.metrics.rejected.inc({ reason: 'packet-too-large' });
         log.warn({ err: err.message, remote }, 'MQTT packet too large');
       };
     };
+    // Every open connection counts, logged in or not: a flood of sockets that never
+    // finish CONNECT must not take the places of real devices' connections.
+    let open = 0;
+    const maxConnections = o.maxConnections ?? 10_000;
+    /** Refuses a connection before any work: too many open, or its address backed off. */
+    const admit = (stream: Duplex, remote: string | undefined): boolean => {
+      let reason: string | undefined;
+      if (open >= maxConnections) reason = 'max-connections';
+      else if (limiter.blockedFor(remote) > 0) reason = 'rate-limited';
+      if (reason === undefined) return true;
+      o.metrics.connectRefused.inc({ reason });
+      rejectLog.warn(`admit:${reason}`, { remote }, `device connection refused: ${reason}`);
+      stream.destroy();
+      return false;
+    };
     /** Hands one device byte stream to aedes behind the frame limit. */
-    const handle = (stream: Duplex, refused: (err: Error) => void, tlsSocket: unknown): void => {
-      const conn = new FrameLimitedConnection(stream, maxPacket, refused);
+    const handle = (
+      stream: Duplex,
+      refused: (err: Error) => void,
+      tlsSocket: unknown,
+      remote: string | undefined,
+    ): void => {
+      if (!admit(stream, remote)) return;
+      open++;
+      stream.once('close', () => open--);
+      const conn = new FrameLimitedConnection(stream, maxPacket, refused, checkFixedHeader);
+      if (remote !== undefined) remotes.set(conn, remote);
       if (tlsSocket instanceof TLSSocket) {
         const raw = tlsSocket.getPeerCertificate(false)?.raw;
         if (raw && raw.length > 0) peerCerts.set(conn, new Uint8Array(raw));
@@ -166,12 +233,34 @@ export class DeviceBroker {
     };
     const accept = (socket: Socket) => {
       socket.setNoDelay(true);
-      handle(socket, tooLarge(socket.remoteAddress), socket);
+      handle(socket, tooLarge(socket.remoteAddress), socket, socket.remoteAddress);
     };
     // Client certificates: asked for, never required (a device may use its secret over
     // TLS), and judged by ca's validator in authenticate, not by OpenSSL.
     const askForCertificates = (options: TlsOptions, ask: boolean): TlsOptions =>
       ask ? { ...options, requestCert: true, rejectUnauthorized: false } : options;
+    /**
+     * TLS listeners: a backed-off address is dropped before its handshake (the costly
+     * part), and a failed handshake counts as a failed attempt.
+     */
+    const guardTls = (server: Server): void => {
+      server.prependListener('connection', (raw: Socket) => {
+        if (limiter.blockedFor(raw.remoteAddress) > 0) {
+          o.metrics.connectRefused.inc({ reason: 'rate-limited' });
+          raw.destroy();
+        }
+      });
+      server.on('tlsClientError', (err: Error, sock: TLSSocket) => {
+        if (limiter.blockedFor(sock.remoteAddress) > 0) return; // dropped above
+        o.metrics.connectRefused.inc({ reason: 'tls-handshake' });
+        limiter.failed(sock.remoteAddress);
+        rejectLog.warn(
+          `tls:${sock.remoteAddress}`,
+          { remote: sock.remoteAddress, err: err.message },
+          'device TLS handshake failed',
+        );
+      });
+    };
     const servers: Server[] = [];
     let wsServer: WebSocketServer | undefined;
     let wsPort: number | undefined;
@@ -185,6 +274,7 @@ export class DeviceBroker {
           askForCertificates(o.tls.options, o.tls.clientCertificates !== undefined),
           accept,
         );
+        guardTls(tls);
         tls.listen(o.tls.port, o.tls.host);
         await once(tls, 'listening');
         servers.push(tls);
@@ -210,8 +300,9 @@ export class DeviceBroker {
             if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') refused(err);
           });
           req.socket.setNoDelay(true);
-          handle(createWebSocketStream(ws), refused, req.socket);
+          handle(createWebSocketStream(ws), refused, req.socket, req.socket.remoteAddress);
         });
+        if (wtls) guardTls(http as unknown as Server);
         http.listen(o.ws.port, o.ws.host);
         await once(http, 'listening');
         servers.push(http);
@@ -224,7 +315,16 @@ export class DeviceBroker {
       await new Promise<void>((r) => a.close(() => r()));
       throw err;
     }
-    return new DeviceBroker(a, servers, wsServer, wsPort, o.tls !== undefined, log);
+    return new DeviceBroker(a, servers, wsServer, wsPort, o.tls !== undefined, log, {
+      saturated: auth.saturated,
+      limiter,
+      open: () => open,
+    });
+  }
+
+  /** Open device connections, logged in or not. */
+  get openConnections(): number {
+    return this.#open();
   }
 
   /** The TCP listener's port (the one chosen when 0 was asked for). */

@@ -55,6 +55,17 @@ export function devicePublish(opts: DevicePublishOptions) {
       done(new Error('not authorized'));
       return;
     }
+    // [MQTT-2.3.1-1] a QoS 1 or 2 PUBLISH carries a non-zero packet identifier.
+    if (packet.qos > 0 && !packet.messageId) {
+      metrics.protocolRefused.inc({ reason: 'packet-id-zero' });
+      rejectLog.warn(
+        `pid0:${device}`,
+        { device },
+        'device PUBLISH refused: QoS 1/2 with packet identifier 0 [MQTT-2.3.1-1]',
+      );
+      done(new Error('packet identifier 0'));
+      return;
+    }
     if (packet.retain) {
       metrics.aclDenied.inc({ action: 'retain' });
       done(new Error('retained readings are not accepted'));

@@ -18,6 +18,8 @@ export const GatewayCode = {
   Erased: 'GATEWAY_ERASED',
   /** An erasure request that cannot be carried out (unknown block, not receipted yet). */
   Erase: 'GATEWAY_ERASE',
+  /** The sealing worker thread failed or exited; the block's readings stay in the spool. */
+  SealWorker: 'GATEWAY_SEAL_WORKER',
 } as const;
 export type GatewayCode = (typeof GatewayCode)[keyof typeof GatewayCode];
 

@@ -18,14 +18,18 @@ export class FrameLimitError extends Error {
 /** Scans MQTT fixed headers across chunk boundaries. */
 export class FrameScanner {
   readonly #max: number;
+  readonly #onHeader: ((firstByte: number, index: number) => void) | undefined;
+  #packets = 0;
   #state: 'type' | 'length' | 'body' = 'type';
   #len = 0;
   #mul = 1;
   #lenBytes = 0;
   #left = 0;
 
-  constructor(maxPacketBytes: number) {
+  /** `onHeader` sees each packet's first byte (type and flags) and may throw to refuse it. */
+  constructor(maxPacketBytes: number, onHeader?: (firstByte: number, index: number) => void) {
     this.#max = maxPacketBytes;
+    this.#onHeader = onHeader;
   }
 
   /** Throws FrameLimitError (or on a malformed length) as soon as it is known. */
@@ -33,6 +37,7 @@ export class FrameScanner {
     let i = 0;
     while (i < chunk.length) {
       if (this.#state === 'type') {
+        this.#onHeader?.(chunk[i]!, this.#packets++);
         i++;
         this.#state = 'length';
         this.#len = 0;
@@ -64,10 +69,15 @@ export class FrameScanner {
 export class FrameLimitedConnection extends Duplex {
   readonly socket: Duplex;
 
-  constructor(socket: Duplex, maxPacketBytes: number, onRefused?: (err: Error) => void) {
+  constructor(
+    socket: Duplex,
+    maxPacketBytes: number,
+    onRefused?: (err: Error) => void,
+    onHeader?: (firstByte: number, index: number) => void,
+  ) {
     super({ allowHalfOpen: false });
     this.socket = socket;
-    const scanner = new FrameScanner(maxPacketBytes);
+    const scanner = new FrameScanner(maxPacketBytes, onHeader);
     socket.on('data', (chunk: Buffer) => {
       try {
         scanner.scan(chunk);

@@ -12,9 +12,14 @@ import { equalBytes } from '../core/bytes.js';
 import type { ReadingLimits } from '../core/reading-schema.js';
 import { ChildSigner } from '../hsm/child-signer.js';
 import { readPin, USER_PIN_ENV } from '../hsm/pin.js';
+import { DbLock } from '../ops/db-lock.js';
 import type { Logger } from '../ops/log.js';
+import { SqliteDb } from '../ops/sqlite.js';
 import { Batcher } from './batcher.js';
 import type { GatewayConfig } from './config.js';
+import { consoleAccess, GatewayConsole } from './console.js';
+import { crlStatus, gatewayCertificates } from './console-certs.js';
+import type { GatewayStatus } from './console-pages.js';
 import { crlFile } from './crl-file.js';
 import { DeviceBroker } from './device-broker.js';
 import { GatewayCode, GatewayError } from './errors.js';
@@ -27,6 +32,7 @@ import { trustNotary } from './notary-trust.js';
 import { loadReaders } from './readers.js';
 import { DeviceRegistry } from './registry.js';
 import { runRetention } from './retention.js';
+import { SealThread } from './seal-thread.js';
 import { Sealer } from './sealer.js';
 import { Spool } from './spool.js';
 import { Uplink, type UplinkStatus } from './uplink.js';
@@ -52,6 +58,9 @@ export class Gateway {
   readonly #batcher: Batcher;
   readonly #uplink: Uplink;
   readonly #signer: ChildSigner;
+  readonly #registryDb: SqliteDb;
+  readonly #lock: DbLock;
+  readonly #sealWatch: { lastSealAt: number };
   readonly #cfg: GatewayConfig;
   readonly #log: Logger;
   readonly #pruneTimer: NodeJS.Timeout;
@@ -67,6 +76,9 @@ export class Gateway {
     batcher: Batcher;
     uplink: Uplink;
     signer: ChildSigner;
+    registryDb: SqliteDb;
+    lock: DbLock;
+    sealWatch: { lastSealAt: number };
     broker: DeviceBroker | undefined;
     external: ExternalDeviceBroker | undefined;
     http: OpsHttp;
@@ -79,6 +91,9 @@ export class Gateway {
     this.#batcher = p.batcher;
     this.#uplink = p.uplink;
     this.#signer = p.signer;
+    this.#registryDb = p.registryDb;
+    this.#lock = p.lock;
+    this.#sealWatch = p.sealWatch;
     this.broker = p.broker;
     this.external = p.external;
     this.http = p.http;
@@ -100,6 +115,17 @@ export class Gateway {
   }
 
   static async start(cfg: GatewayConfig, log: Logger): Promise<Gateway> {
+    // Before anything else: a second gateway on this database stops here (STORE_IN_USE).
+    const lock = await DbLock.acquire(cfg.db, 'gateway');
+    try {
+      return await Gateway.#start(cfg, log, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  static async #start(cfg: GatewayConfig, log: Logger, lock: DbLock): Promise<Gateway> {
     const root = readText(cfg.root, 'root certificate');
     const crl = cfg.crl ? readText(cfg.crl, 'CRL') : undefined;
     const certPem = readText(cfg.certificate, 'gateway certificate');
@@ -144,13 +170,20 @@ export class Gateway {
       const metrics = gatewayMetrics();
       const spool = await Spool.open(cfg.db);
       started.push(spool);
+      // Device lookups at CONNECT get a connection of their own (WAL readers run beside
+      // the writer), so a CONNECT flood never queues in front of the spool's commits.
+      const registryDb = await SqliteDb.open(cfg.db);
+      started.push(registryDb);
       const intake = new Intake(spool, {
         maxBatch: cfg.spool.maxCommitBatch,
         maxBacklogReadings: cfg.spool.maxBacklogReadings,
         maxBacklogBytes: cfg.spool.maxBacklogBytes,
       });
+      const sealThread = new SealThread();
+      started.push(sealThread);
       const sealer = new Sealer({
         spool,
+        blockSealer: sealThread,
         gatewayId: cfg.gatewayId,
         signer: timedSigner(hsmBlockSigner(signer, cfg.hsm.key, certDer), (s) =>
           metrics.signSeconds.observe(s),
@@ -162,6 +195,7 @@ export class Gateway {
         maxBytes: cfg.batch.maxBytes,
       });
       const batcher = new Batcher(spool, sealer, cfg.batch, log);
+      batcher.onClosed = () => sealThread.close();
       const uplink = new Uplink({
         url: cfg.notary.url,
         tls: cfg.notary.tls
@@ -189,7 +223,11 @@ export class Gateway {
       intake.beforeCommit = async () => {
         if (await batcher.caughtUp(holdAbove, cfg.batch.maxDelayMs)) metrics.intakeHeld.inc();
       };
-      batcher.onSealed = () => uplink.kick();
+      const sealWatch = { lastSealAt: Date.now() };
+      batcher.onSealed = () => {
+        sealWatch.lastSealAt = Date.now();
+        uplink.kick();
+      };
       await batcher.start();
       const ext = cfg.devices.external;
       const limits = Object.fromEntries(
@@ -260,7 +298,7 @@ export class Gateway {
                     : undefined,
                 }
               : undefined,
-            registry: new DeviceRegistry(spool.db),
+            registry: new DeviceRegistry(registryDb),
             intake,
             metrics,
             log,
@@ -283,6 +321,23 @@ export class Gateway {
         },
         health: async () => (gw ? gw.health() : { ok: false, detail: { starting: true } }),
         ready: async () => (gw ? gw.readiness() : { ok: false, detail: { starting: true } }),
+        ...(cfg.http.console.enabled
+          ? {
+              console: new GatewayConsole({
+                gatewayId: cfg.gatewayId,
+                access: consoleAccess(cfg.http.console, readText),
+                metrics,
+                status: async () => {
+                  if (!gw) throw new GatewayError(GatewayCode.Config, 'the gateway is starting');
+                  return gw.consoleStatus();
+                },
+                devices: (limit) => spool.deviceActivity(limit),
+                certificates: gatewayCertificates(cfg),
+                crl: () => crlStatus(cfg.crl),
+                log,
+              }),
+            }
+          : {}),
       });
       gw = new Gateway({
         cfg,
@@ -293,6 +348,9 @@ export class Gateway {
         batcher,
         uplink,
         signer,
+        registryDb,
+        lock,
+        sealWatch,
         broker,
         external,
         http,
@@ -333,9 +391,36 @@ export class Gateway {
     return uplink;
   }
 
+  /** What the console's status page shows (gateway/console-pages.ts). */
+  async consoleStatus(): Promise<GatewayStatus> {
+    const uplink = await this.refreshGauges();
+    const b = this.spool.backlog();
+    const [oldest] = await this.spool.unreceipted(1, 1);
+    return {
+      gatewayId: this.#cfg.gatewayId,
+      notaryId: this.#cfg.notary.id,
+      uplink,
+      backlogReadings: b.readings,
+      backlogBytes: b.bytes,
+      pushback: this.#intake.overloaded,
+      lastBlock: (await this.spool.head()).seq,
+      oldestUnreceipted: oldest ? { seq: oldest.seq, sealedAt: oldest.sealedAt } : undefined,
+    };
+  }
+
   async health(): Promise<Probe> {
     const head = await this.spool.head();
     return { ok: true, detail: { lastBlock: head.seq } };
+  }
+
+  /** How long readings have waited unsealed with no block sealed meanwhile (0: not stalled). */
+  async #sealerStalledForMs(now: number): Promise<number> {
+    const since = now - this.#sealWatch.lastSealAt;
+    const bound = this.#cfg.batch.stallMs || Math.max(30_000, 10 * this.#cfg.batch.maxDelayMs);
+    if (since < bound) return 0;
+    const oldest = await this.spool.oldestUnsealedAt();
+    if (oldest === undefined || now - oldest < bound) return 0;
+    return Math.min(since, now - oldest);
   }
 
   async readiness(): Promise<Probe> {
@@ -344,11 +429,25 @@ export class Gateway {
     const pushback = this.#intake.overloaded;
     const closing = this.#closing !== undefined;
     const externalDown = this.external !== undefined && !this.external.connected;
-    const accepting = !pushback && !closing && !externalDown;
+    const writeFailure = this.#intake.writeFailure;
+    const authSaturated = this.broker?.authSaturated() ?? false;
+    const stalledMs = await this.#sealerStalledForMs(Date.now());
+    const reasons = [
+      ...(pushback ? ['pushback'] : []),
+      ...(closing ? ['closing'] : []),
+      ...(externalDown ? ['device-broker-down'] : []),
+      ...(writeFailure ? ['spool-write-failing'] : []),
+      ...(authSaturated ? ['auth-saturated'] : []),
+      ...(stalledMs > 0 ? ['sealer-stalled'] : []),
+    ];
+    const accepting = reasons.length === 0;
     return {
       ok: accepting,
+      reasons,
       detail: {
         acceptingReadings: accepting,
+        ...(writeFailure ? { spoolWriteError: writeFailure.code } : {}),
+        ...(stalledMs > 0 ? { sealerStalledForMs: stalledMs } : {}),
         ...(this.external ? { deviceBrokerConnected: !externalDown } : {}),
         pushback,
         closing,
@@ -370,21 +469,53 @@ export class Gateway {
     return this.#closing;
   }
 
+  /**
+   * The steps of a graceful shutdown, each logged with its outcome and duration and
+   * each bounded: a step that overruns (a hung HSM, a frozen client) is abandoned and
+   * the next one runs. The whole is bounded again by the CLI (shutdown.timeoutMs).
+   */
   async #close(): Promise<void> {
     const log = this.#log;
+    const t0 = Date.now();
+    const step = async (name: string, fn: () => unknown, ms: number): Promise<void> => {
+      const started = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        Promise.resolve()
+          .then(fn)
+          .then(
+            () => 'done',
+            (err: unknown) => {
+              log.error({ err, step: name }, 'shutdown step failed');
+              return 'failed';
+            },
+          ),
+        new Promise<string>((r) => {
+          timer = setTimeout(() => r('abandoned'), ms);
+        }),
+      ]);
+      clearTimeout(timer);
+      log.info({ step: name, outcome, ms: Date.now() - started }, `shutdown: ${name} ${outcome}`);
+    };
     log.info('gateway shutting down');
     clearInterval(this.#pruneTimer);
-    await this.#retention;
-    await this.broker?.close();
-    await this.external?.close();
-    await this.#intake.close();
-    await this.#batcher.close();
-    await this.#waitForReceipts(this.#cfg.notary.drainOnShutdownMs);
-    await this.#uplink.close();
-    await this.#signer.close();
-    await this.http.close();
-    await this.spool.close();
-    log.info('gateway stopped');
+    await step('retention pass', () => this.#retention, 5000);
+    await step('device connections closed', () => this.broker?.close(), 5000);
+    await step('external broker closed', () => this.external?.close(), 5000);
+    await step('queued readings committed', () => this.#intake.close(), 5000);
+    await step('pending readings sealed', () => this.#batcher.close(), 10_000);
+    await step(
+      'receipts awaited',
+      () => this.#waitForReceipts(this.#cfg.notary.drainOnShutdownMs),
+      this.#cfg.notary.drainOnShutdownMs + 1000,
+    );
+    await step('uplink closed', () => this.#uplink.close(), 3000);
+    await step('signer closed', () => this.#signer.close(), 3000);
+    await step('http closed', () => this.http.close(), 1000);
+    await step('registry closed', () => this.#registryDb.close(), 2000);
+    await step('spool closed', () => this.spool.close(), 5000);
+    await step('lock released', () => this.#lock.release(), 1000);
+    log.info({ ms: Date.now() - t0 }, 'gateway stopped');
   }
 
   /** Until every block has a receipt, the uplink is down, or `ms` have passed. */

@@ -1,14 +1,16 @@
 /**
  * Operations endpoints on a small node:http server: GET /metrics (Prometheus text),
  * /healthz (the process and its database answer), /readyz (200 while readings are
- * accepted; 503 with the reasons during pushback or shutdown).
+ * accepted; 503 with the reasons during pushback or shutdown), /console (HTML).
  */
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
 export interface Probe {
   readonly ok: boolean;
+  /** Why not ready, as stable words (docs/GATEWAY.md "Health and readiness"); empty when ok. */
+  readonly reasons?: readonly string[];
   readonly detail: Record<string, unknown>;
 }
 
@@ -20,6 +22,10 @@ export interface OpsHttpOptions {
   refresh: () => Promise<void>;
   health: () => Promise<Probe>;
   ready: () => Promise<Probe>;
+  /** The web console under /console (gateway/console.ts); it checks who may see it. */
+  console?: {
+    handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
+  };
 }
 
 export class OpsHttp {
@@ -54,6 +60,8 @@ export class OpsHttp {
         probe(o.health());
       } else if (url === '/readyz') {
         probe(o.ready());
+      } else if (o.console && (url === '/console' || url?.startsWith('/console/'))) {
+        void o.console.handle(req, res, url);
       } else {
         send(404, 'text/plain', 'not found\n');
       }

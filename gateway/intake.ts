@@ -34,6 +34,8 @@ export class Intake {
   #closed = false;
   /** Called after each commit with the number of readings stored (for the batcher). */
   onCommit: (stored: number, bytes: number) => void = () => {};
+  /** The last spool commit's failure (disk full, I/O), until a commit succeeds again. */
+  writeFailure: { code: string; at: number } | undefined;
   /**
    * Awaited before each transaction: the gateway lets the sealer catch up here
    * (Batcher.caughtUp), so that under overload PUBACKs slow down (devices hold their
@@ -116,8 +118,13 @@ export class Intake {
           }
           w.resolve(r);
         });
+        this.writeFailure = undefined;
         if (stored > 0) this.onCommit(stored, bytes);
       } catch (err) {
+        this.writeFailure = {
+          code: (err as { code?: string }).code ?? 'unknown',
+          at: Date.now(),
+        };
         // Nothing of this batch was committed: no PUBACK for any of them.
         for (const w of batch) w.reject(err);
       }

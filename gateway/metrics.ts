@@ -45,6 +45,22 @@ export function gatewayMetrics() {
       help: 'Readings whose device clock is beyond the allowed skew (kept, flagged)',
       registers: r,
     }),
+    clockReset: new Counter({
+      name: 'medchain_gateway_clock_reset_total',
+      help: 'Readings whose device time is before 2000 (a reset clock): kept, flagged, never corrected',
+      registers: r,
+    }),
+    protocolRefused: new Counter({
+      name: 'medchain_gateway_protocol_refused_total',
+      help: 'Device connections closed for an MQTT protocol violation, by reason',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    keepaliveCapped: new Counter({
+      name: 'medchain_gateway_keepalive_capped_total',
+      help: 'Device CONNECTs whose keepalive (0 or above devices.keepaliveLimitS) was capped to the limit',
+      registers: r,
+    }),
     connectRefused: new Counter({
       name: 'medchain_gateway_connect_refused_total',
       help: 'Device CONNECTs refused, by reason',

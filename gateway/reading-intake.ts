@@ -45,6 +45,14 @@ export async function takeReading(
   }
   const r = d.value.reading;
   if (d.value.clockSkewed) metrics.skewed.inc();
+  if (d.value.clockReset) {
+    metrics.clockReset.inc();
+    rejectLog.warn(
+      `clock:${device}`,
+      { device, seq: r.seq, deviceTime: r.deviceTime },
+      'device clock reset (time before 2000): reading kept, flagged',
+    );
+  }
   let res: Awaited<ReturnType<Intake['submit']>>;
   try {
     res = await deps.intake.submit({

@@ -1,9 +1,20 @@
 /**
- * Device registry: one row per device with its secret hashed by scrypt (RFC 7914,
- * node:crypto). The secret itself is shown once at `device add` and never stored.
+ * Device registry: one row per device with a one-way hash of its secret; the secret
+ * itself is shown once at `device add` and never stored. The cost of the hash fits
+ * the secret (docs/GATEWAY.md "Device secrets"):
+ *
+ * - a generated secret (32 random bytes) is stored as HMAC-SHA256(salt, secret): with
+ *   256 bits of entropy no offline guessing is possible, so a slow KDF would only make
+ *   every CONNECT (a flood's included) cost 32 MiB and tens of milliseconds;
+ * - a secret an operator chose (`--secret-file`) may be guessable and keeps scrypt
+ *   (RFC 7914), run on a small bounded, cancellable queue (ops/bounded-queue.ts);
+ * - a record written before this split (scrypt, origin unknown) is checked with scrypt
+ *   and, when the secret has exactly the generated form, rewritten as HMAC on that
+ *   first successful CONNECT.
  */
-import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { DEVICE_ID_RE } from '../core/reading-schema.js';
+import { BoundedQueue, QueueFullError } from '../ops/bounded-queue.js';
 import type { SqliteDb } from '../ops/sqlite.js';
 import { GatewayCode, GatewayError } from './errors.js';
 
@@ -51,9 +62,36 @@ function derive(secret: Buffer, salt: Uint8Array, p: ScryptParams): Promise<Buff
   );
 }
 
+function hmac(secret: Uint8Array, salt: Uint8Array): Buffer {
+  return createHmac('sha256', salt).update(secret).digest();
+}
+
 /** A fresh device secret: 32 random bytes, base64url (43 characters). */
 export function newSecret(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/** True for a secret of the form newSecret() makes (43 base64url characters = 256 bits). */
+export function isGeneratedForm(secret: Uint8Array): boolean {
+  return secret.length === 43 && /^[A-Za-z0-9_-]{43}$/.test(Buffer.from(secret).toString('latin1'));
+}
+
+/** How a record's hash was made: the params column, JSON. */
+type StoredParams =
+  | { alg: 'hmac-sha256' }
+  | ({ alg: 'scrypt'; origin: 'chosen' } & ScryptParams)
+  /** Written before the split: scrypt, origin unknown. */
+  | ScryptParams;
+
+function isHmac(p: StoredParams): p is { alg: 'hmac-sha256' } {
+  return (p as { alg?: string }).alg === 'hmac-sha256';
+}
+
+export interface VerifyOptions {
+  /** Aborted when the connection closes: a waiting scrypt check is dropped. */
+  signal?: AbortSignal | undefined;
+  /** Refuse (QueueFullError) instead of running a slow check, e.g. during a CONNECT storm. */
+  refuseSlow?: boolean | undefined;
 }
 
 export class DeviceRegistry {
@@ -62,37 +100,32 @@ export class DeviceRegistry {
   // Hashed for unknown ids too, so a CONNECT's timing does not tell which ids exist.
   readonly #dummySalt = randomBytes(16);
   // scrypt runs on libuv's thread pool, which SQLite (the spool commits that PUBACKs
-  // wait for) shares: a CONNECT flood may hold at most this many of its threads.
-  readonly #maxConcurrent: number;
-  #running = 0;
-  readonly #waiting: (() => void)[] = [];
+  // wait for) shares: slow checks hold at most `concurrency` of its threads, and at
+  // most `maxWaiting` more wait (the rest are refused at once).
+  readonly slowQueue: BoundedQueue;
+  /** Records rewritten from scrypt to HMAC (legacy generated secrets). */
+  upgraded = 0;
 
-  constructor(db: SqliteDb, params: ScryptParams = DEFAULT_SCRYPT, maxConcurrent = 2) {
+  constructor(
+    db: SqliteDb,
+    params: ScryptParams = DEFAULT_SCRYPT,
+    concurrency = 2,
+    maxWaiting = 16,
+  ) {
     this.#db = db;
     this.#params = params;
-    this.#maxConcurrent = maxConcurrent;
+    this.slowQueue = new BoundedQueue(concurrency, maxWaiting);
   }
 
-  async #limited<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#maxConcurrent) {
-      // The finishing holder hands its slot over: #running stays the same.
-      await new Promise<void>((r) => this.#waiting.push(r));
-    } else {
-      this.#running++;
-    }
-    try {
-      return await fn();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#running--;
-    }
-  }
-
-  /** Registers a device; the secret is generated when not given. Returns the secret. */
-  async add(id: string, secret: string = newSecret()): Promise<string> {
+  /**
+   * Registers a device. Without `secret` one is generated (and stored as HMAC); a given
+   * secret is operator-chosen (stored with scrypt). Returns the secret.
+   */
+  async add(id: string, secret?: string): Promise<string> {
     assertDeviceId(id);
-    const s = Buffer.from(secret, 'utf8');
+    const chosen = secret !== undefined;
+    const value = secret ?? newSecret();
+    const s = Buffer.from(value, 'utf8');
     if (s.length < MIN_SECRET_LENGTH || s.length > MAX_SECRET_LENGTH) {
       throw new GatewayError(
         GatewayCode.Device,
@@ -100,10 +133,12 @@ export class DeviceRegistry {
       );
     }
     const salt = randomBytes(16);
-    const hash = await derive(s, salt, this.#params);
+    const [hash, params]: [Uint8Array, StoredParams] = chosen
+      ? [await derive(s, salt, this.#params), { alg: 'scrypt', origin: 'chosen', ...this.#params }]
+      : [hmac(s, salt), { alg: 'hmac-sha256' }];
     const r = await this.#db.run(
       'INSERT OR IGNORE INTO devices (id, salt, hash, params, created_at) VALUES (?, ?, ?, ?, ?)',
-      [id, salt, hash, JSON.stringify(this.#params), Date.now()],
+      [id, salt, hash, JSON.stringify(params), Date.now()],
     );
     if (r.changes === 0) {
       throw new GatewayError(
@@ -111,7 +146,7 @@ export class DeviceRegistry {
         `device '${id}' is already registered; remove it first to issue a new secret.`,
       );
     }
-    return secret;
+    return value;
   }
 
   async remove(id: string): Promise<boolean> {
@@ -125,20 +160,45 @@ export class DeviceRegistry {
     return rows.map((r) => ({ id: r.id, createdAt: r.created_at }));
   }
 
-  /** True only for a registered device with this exact secret. */
-  async verify(id: string, secret: Uint8Array | undefined): Promise<boolean> {
+  /**
+   * True only for a registered device with this exact secret. A slow (scrypt) check
+   * throws QueueFullError when the queue is full or `refuseSlow` is set, and
+   * QueueAbortedError when `signal` aborts while it waits.
+   */
+  async verify(
+    id: string,
+    secret: Uint8Array | undefined,
+    o: VerifyOptions = {},
+  ): Promise<boolean> {
+    const given = Buffer.from(secret ?? new Uint8Array(0));
+    if (given.length > MAX_SECRET_LENGTH) return false;
     const row = await this.#db.get<{ salt: Uint8Array; hash: Uint8Array; params: string }>(
       'SELECT salt, hash, params FROM devices WHERE id = ?',
       [id],
     );
-    const given = Buffer.from(secret ?? new Uint8Array(0));
-    if (given.length > MAX_SECRET_LENGTH) return false;
     if (!row) {
-      await this.#limited(() => derive(given, this.#dummySalt, this.#params));
+      hmac(given, this.#dummySalt);
       return false;
     }
-    const params = JSON.parse(row.params) as ScryptParams;
-    const got = await this.#limited(() => derive(given, row.salt, params));
-    return got.length === row.hash.length && timingSafeEqual(got, row.hash);
+    const params = JSON.parse(row.params) as StoredParams;
+    if (isHmac(params)) return equal(hmac(given, row.salt), row.hash);
+    if (o.refuseSlow) throw new QueueFullError();
+    const got = await this.slowQueue.run(() => derive(given, row.salt, params), o.signal);
+    const ok = equal(got, row.hash);
+    if (ok && !('alg' in params) && isGeneratedForm(given)) await this.#upgrade(id, given);
+    return ok;
   }
+
+  async #upgrade(id: string, secret: Buffer): Promise<void> {
+    const salt = randomBytes(16);
+    const r = await this.#db.run(
+      'UPDATE devices SET salt = ?, hash = ?, params = ? WHERE id = ? AND params NOT LIKE \'%"alg"%\'',
+      [salt, hmac(secret, salt), JSON.stringify({ alg: 'hmac-sha256' }), id],
+    );
+    this.upgraded += r.changes;
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }

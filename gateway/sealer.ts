@@ -10,6 +10,7 @@ import type { ReaderPublicKey } from '../core/body.js';
 import type { Signer } from '../core/signer.js';
 import type { Logger } from '../ops/log.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { BlockSealer, SealOutput } from './seal-thread.js';
 import type { Spool } from './spool.js';
 
 export interface SealerOptions {
@@ -24,7 +25,18 @@ export interface SealerOptions {
   /** About this many reading bytes per block (B). */
   maxBytes: number;
   now?: () => number;
+  /** Where blocks are sealed (the gateway: a worker thread); default in this thread. */
+  blockSealer?: Pick<BlockSealer, 'seal'>;
 }
+
+/** Seals in the calling thread. */
+export const inThread: Pick<BlockSealer, 'seal'> = {
+  async seal(input): Promise<SealOutput> {
+    const s = await sealBlock(input);
+    const salts = Buffer.concat(s.records.map((r) => r.salt));
+    return { header: s.header, bytes: s.bytes, hash: s.hash, salts };
+  },
+};
 
 export interface SealResult {
   readonly seq: number;
@@ -57,7 +69,7 @@ export class Sealer {
     const head = await o.spool.head();
     const seq = head.seq + 1;
     try {
-      const sealed = await sealBlock({
+      const sealed = await (o.blockSealer ?? inThread).seal({
         gatewayId: o.gatewayId,
         seq,
         prev: head.hash,
@@ -74,7 +86,7 @@ export class Sealer {
         sealedAt: sealed.header.sealedAt,
         count: pending.length,
         lastReadingId: pending.at(-1)!.id,
-        salts: Buffer.concat(sealed.records.map((r) => r.salt)),
+        salts: sealed.salts,
       });
     } catch (err) {
       o.metrics.sealErrors.inc();

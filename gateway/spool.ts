@@ -67,6 +67,15 @@ export interface Backlog {
   readonly bytes: number;
 }
 
+export interface DeviceActivity {
+  readonly id: string;
+  /** Registration time; undefined for a device known only through an external broker. */
+  readonly registeredAt: number | undefined;
+  readonly lastSeq: number | undefined;
+  readonly lastReceivedAt: number | undefined;
+  readonly lastBlock: number | undefined;
+}
+
 const u8 = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 export class Spool {
@@ -146,6 +155,14 @@ export class Spool {
       'SELECT count(*) AS n, sum(length(bytes)) AS b FROM readings WHERE block_seq IS NULL',
     );
     return { readings: row?.n ?? 0, bytes: row?.b ?? 0 };
+  }
+
+  /** When the oldest reading still waiting for a block was received; undefined: none. */
+  async oldestUnsealedAt(): Promise<number | undefined> {
+    const row = await this.db.get<{ t: number | null }>(
+      'SELECT min(received_at) AS t FROM readings WHERE block_seq IS NULL',
+    );
+    return row?.t ?? undefined;
   }
 
   async head(): Promise<Head> {
@@ -230,6 +247,37 @@ export class Spool {
   async block(seq: number): Promise<StoredBlock | undefined> {
     const row = await this.db.get<BlockRow>(`${SELECT_BLOCK} WHERE b.seq = ?`, [seq]);
     return row ? blockOf(row) : undefined;
+  }
+
+  /**
+   * Every device the gateway knows (registered, or seen through an external broker):
+   * when it was registered, its last sequence number, its last reading still spooled
+   * (readings are pruned after their receipt and the retention window) and the last
+   * block holding one of its readings. Never a reading's content.
+   */
+  async deviceActivity(limit: number): Promise<DeviceActivity[]> {
+    const rows = await this.db.all<{
+      id: string;
+      created_at: number | null;
+      last_seq: number | null;
+      last_received: number | null;
+      last_block: number | null;
+    }>(
+      `WITH ids AS (SELECT id FROM devices UNION SELECT device_id FROM device_seq)
+       SELECT ids.id, d.created_at, s.last_seq,
+         (SELECT max(received_at) FROM readings r WHERE r.device_id = ids.id) AS last_received,
+         (SELECT max(block_seq) FROM block_devices b WHERE b.device_id = ids.id) AS last_block
+       FROM ids LEFT JOIN devices d ON d.id = ids.id LEFT JOIN device_seq s ON s.device_id = ids.id
+       ORDER BY ids.id LIMIT ?`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      registeredAt: r.created_at ?? undefined,
+      lastSeq: r.last_seq ?? undefined,
+      lastReceivedAt: r.last_received ?? undefined,
+      lastBlock: r.last_block ?? undefined,
+    }));
   }
 
   /** Stores a verified receipt; false when the block already had one. */

@@ -12,6 +12,8 @@ export const StoreCode = {
   Closed: 'STORE_CLOSED',
   Nested: 'STORE_NESTED_TRANSACTION',
   Sql: 'STORE_SQL_ERROR',
+  /** Another process runs a service on this database (ops/db-lock.ts). */
+  InUse: 'STORE_IN_USE',
 } as const;
 export type StoreCode = (typeof StoreCode)[keyof typeof StoreCode];
 

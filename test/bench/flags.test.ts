@@ -13,6 +13,8 @@ t.test('defaults: full, or quick with --quick', async (t) => {
   t.equal(quick.profile, true);
   t.equal(quick.e2eOnly, true);
   t.equal(quick.out, 'x.json');
+  t.equal(quick.throughputOnly, false);
+  t.equal(parseBenchFlags(['--throughput-only']).throughputOnly, true);
 });
 
 t.test('overrides in their units: devices, readings/s, seconds', async (t) => {

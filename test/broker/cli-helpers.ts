@@ -18,6 +18,19 @@ export function medchain(args: string[]) {
   });
 }
 
+/** Like medchain(), without blocking this process's event loop while the child runs. */
+export function medchainAsync(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, MAIN, ...args], {
+    env: env(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stderr })));
+}
+
 /** Starts `medchain notary --config`; resolves with the process and its ports once ready. */
 export function startCli(
   t: { teardown(fn: () => unknown): void },
@@ -32,7 +45,7 @@ export function startCli(
   });
   let err = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`notary not ready:\n${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`notary not ready:\n${err}`)), 120_000);
     child.once('exit', (code) => reject(new Error(`notary exited ${code}:\n${err}`)));
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();

@@ -11,9 +11,11 @@ import t from 'tap';
 import { verifyReceipt } from '../../core/receipt.js';
 import { decodeAnswer, topics } from '../../core/submit.js';
 import { createTestPki, PARTICIPANT_TOKEN } from '../helpers/pki.js';
-import { medchain, startCli } from './cli-helpers.js';
+import { medchain, medchainAsync, startCli } from './cli-helpers.js';
 import { BlockMaker, connectAs, tempDir } from './helpers.js';
 
+// Two notary processes started from TypeScript sources: generous on a loaded machine.
+t.setTimeout(600_000);
 const pki = await createTestPki(t);
 const me = await pki.participant('notary', 'notary-1');
 const gw1 = await pki.participant('gateway', 'gw-1');
@@ -80,6 +82,10 @@ t.test(
     t.ok(before >= 8 && before < 30, `${before} receipts before the kill`);
 
     const second = await startCli(t, config);
+    // One process per database: a second notary on the same config refuses to start.
+    const twin = await medchainAsync(['notary', '--config', config]);
+    t.equal(twin.status, 2, 'a second notary on the same database exits 2');
+    t.match(twin.stderr, /medchain: STORE_IN_USE: .*chain\.db is in use by another notary process/);
     await run(second.mqtt, 30, (n) => n === 30);
     const heights = new Set<number>();
     for (const [seq, r] of receipts) {

@@ -105,8 +105,10 @@ export async function connectAs(
   p: PkiParticipant,
   port: number,
   clientId: string = p.id,
+  localAddress?: string,
 ): Promise<MqttClient> {
   const client = mqtt.connect(`mqtts://127.0.0.1:${port}`, {
+    ...(localAddress ? { localAddress } : {}),
     protocolVersion: 4,
     clientId,
     clean: true,

@@ -110,3 +110,40 @@ t.test(
     t.match(m, /hook="connect",reason="revoked"\} 1/);
   },
 );
+
+t.test(
+  'a refused certificate (wrong role; a revoked one alike) reconnecting in a loop is backed off before its handshake; gateways go on',
+  async (t) => {
+    const notary = await startNotary(t, pki, me, [gw1, gw2], {
+      mqtt: { port: 0, authLimits: { failuresPerAddress: 3, backoffMs: 60_000 } },
+    });
+    const port = notary.broker.port;
+    // The storm: a device certificate (never admitted) from 127.0.0.2, 20 times over.
+    const outcomes: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      outcomes.push(
+        await connectAs(t, pki, device, port, device.id, '127.0.0.2').then(
+          () => 'connected',
+          (err: Error) => (/Not authorized/i.test(err.message) ? 'refused' : 'dropped'),
+        ),
+      );
+    }
+    t.equal(outcomes.filter((o) => o === 'connected').length, 0);
+    t.equal(outcomes.filter((o) => o === 'refused').length, 3, 'three CONNACK 5, then back-off');
+    t.equal(outcomes.filter((o) => o === 'dropped').length, 17, 'the rest dropped unanswered');
+    t.ok(notary.broker.limiter.blockedFor('127.0.0.2') > 0);
+    const m = await notary.metrics.registry.getSingleMetricAsString(
+      'medchain_notary_admission_refusals_total',
+    );
+    t.match(m, /hook="connect",reason="wrong-role"\} 3/);
+    t.match(m, /hook="tls",reason="rate-limited"\} 17/);
+    // A gateway from another address submits and is answered as usual.
+    const gw = await connectAs(t, pki, gw1, port);
+    await gw.subscribeAsync(topics.receipt(N, 'gw-1'), { qos: 1 });
+    const got = nextMessage(gw, topics.receipt(N, 'gw-1'));
+    const b = await new BlockMaker('gw-1', gw1Signer).next();
+    await gw.publishAsync(topics.submit(N, 'gw-1'), Buffer.from(b.bytes), { qos: 1 });
+    const a = decodeAnswer(new Uint8Array(await got));
+    t.ok(a.ok && a.value.kind === 'registered', 'the gateway is registered during the storm');
+  },
+);

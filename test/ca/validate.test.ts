@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createCrl } from '../../ca/crl.js';
 import { keyUsageFor, roleUri, subjectName } from '../../ca/identity.js';
-import { randomSerial } from '../../ca/profile.js';
+import { MEDCHAIN_SIGNING_EKU, randomSerial, TLS_EKUS } from '../../ca/profile.js';
 import { tokenCrypto, tokenPrivateKey } from '../../ca/token-crypto.js';
 import { type ValidationPolicy, validateCertificate } from '../../ca/validate.js';
 import {
   BasicConstraintsExtension,
+  ExtendedKeyUsageExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
   SubjectAlternativeNameExtension,
@@ -179,7 +180,10 @@ async function offProfile(opts: {
   usage: KeyUsageFlags;
   ca?: boolean;
   cn?: string;
+  /** extendedKeyUsage OIDs; default what Trent gives the role (gateway: medchain signing). */
+  eku?: string[];
 }) {
+  const eku = opts.eku ?? (opts.role === 'gateway' ? [MEDCHAIN_SIGNING_EKU] : []);
   const pub = await tokenCrypto.subtle.importKey(
     'spki',
     clinic.publicKey('gw').spki,
@@ -201,12 +205,79 @@ async function offProfile(opts: {
         new BasicConstraintsExtension(opts.ca ?? false, undefined, true),
         new KeyUsagesExtension(opts.usage, true),
         new SubjectAlternativeNameExtension([{ type: 'url', value: roleUri(opts.role, 'odd-1') }]),
+        ...(eku.length > 0 ? [new ExtendedKeyUsageExtension(eku)] : []),
       ],
     },
     tokenCrypto,
   );
   return cert.toString('pem');
 }
+
+t.test(
+  'extendedKeyUsage: each purpose needs its own; a legacy signing certificate only judges the past',
+  async (t) => {
+    const p = (o: Partial<ValidationPolicy> = {}) => policy({ id: 'odd-1', ...o });
+    const legacy = await offProfile({
+      role: 'gateway',
+      usage: KeyUsageFlags.digitalSignature,
+      eku: [],
+    });
+    t.match(
+      await validateCertificate(legacy, p()),
+      { ok: false, reason: 'key-usage', detail: /renew it/ },
+      'no live use of a certificate without extendedKeyUsage',
+    );
+    t.match(
+      await validateCertificate(legacy, p({ historical: true })),
+      { ok: true },
+      'what it signed back then still verifies',
+    );
+    t.match(await validateCertificate(legacy, p({ purpose: 'tls' })), {
+      ok: false,
+      reason: 'key-usage',
+    });
+    const mixed = await offProfile({
+      role: 'gateway',
+      usage: KeyUsageFlags.digitalSignature,
+      eku: [MEDCHAIN_SIGNING_EKU, ...TLS_EKUS],
+    });
+    for (const purpose of ['signing', 'tls'] as const) {
+      for (const historical of [false, true]) {
+        t.match(
+          await validateCertificate(mixed, p({ purpose, historical })),
+          { ok: false, reason: 'key-usage' },
+          `mixed refused (${purpose}, historical ${historical})`,
+        );
+      }
+    }
+    const tls = await offProfile({
+      role: 'gateway',
+      usage: KeyUsageFlags.digitalSignature,
+      eku: TLS_EKUS,
+    });
+    t.match(
+      await validateCertificate(tls, p({ historical: true })),
+      { ok: false, reason: 'key-usage' },
+      'a TLS certificate never signs blocks, not even in the past',
+    );
+    const signing = await offProfile({ role: 'gateway', usage: KeyUsageFlags.digitalSignature });
+    t.match(await validateCertificate(signing, p({ purpose: 'tls' })), {
+      ok: false,
+      reason: 'key-usage',
+    });
+    t.match(await validateCertificate(signing, p()), { ok: true });
+    const foreignEku = await offProfile({
+      role: 'gateway',
+      usage: KeyUsageFlags.digitalSignature,
+      eku: ['1.3.6.1.5.5.7.3.4'],
+    });
+    t.match(
+      await validateCertificate(foreignEku, p()),
+      { ok: false, reason: 'key-usage' },
+      'emailProtection is not medchain signing',
+    );
+  },
+);
 
 t.test('historical checks: a signature made before a revocation stays good', async (t) => {
   const hcsr = await participantCsr(clinic, 'gw-h', 'gateway', 'gw-h');

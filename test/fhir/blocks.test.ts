@@ -10,6 +10,7 @@ import {
 } from '../../core/block.js';
 import type { ReaderKey } from '../../core/body.js';
 import { sign1 } from '../../core/cose.js';
+import { formatDecimal } from '../../core/decimal.js';
 import { encodeDet } from '../../core/det-cbor.js';
 import { encodeEntry } from '../../core/entry.js';
 import { softwareRecipient } from '../../core/hpke.js';
@@ -77,22 +78,23 @@ t.test('reads every reading of a block it is a recipient of, in leaf order', asy
   const b = await seal([encodeReading(temp(1, 3712)), encodeReading(temp(2, 3720))], [alice, bob]);
   for (const reader of [alice, bob]) {
     const x = new ReaderExport(reader, 'notary-1');
-    const obs = await x.block(chainBlock(b.block, 4));
+    const opened = await x.block(chainBlock(b.block, 4));
     t.same(
-      obs.map((o) => [o.identifier[0].value, o.valueQuantity?.value.text, o.extension[0]?.url]),
+      opened?.readings.map((s) => [
+        `${s.reading.deviceId}/${s.reading.seq}`,
+        s.reading.observations[0]?.kind === 'numeric'
+          ? formatDecimal(s.reading.observations[0].value)
+          : '',
+        s.notaryId,
+        s.height,
+      ]),
       [
-        ['temp-1/1', '37.12', 'urn:medchain:fhir:trace'],
-        ['temp-1/2', '37.20', 'urn:medchain:fhir:trace'],
+        ['temp-1/1', '37.12', 'notary-1', 4],
+        ['temp-1/2', '37.20', 'notary-1', 4],
       ],
     );
-    t.same(x.finish(), {
-      blocks: 1,
-      read: 1,
-      erased: 0,
-      unreadable: {},
-      observations: 2,
-      clockSkewed: 0,
-    });
+    t.equal(opened?.records.length, 2, 'the salted records, for the reading proofs');
+    t.same(x.finish(), { blocks: 1, read: 1, erased: 0, unreadable: {}, readings: 2 });
   }
 });
 
@@ -103,19 +105,18 @@ t.test(
     const other = await seal([encodeReading(temp(2, 3700))], [bob], 2);
     const gone = await seal([encodeReading(temp(3, 3700))], [alice], 3);
     const x = new ReaderExport(alice, 'notary-1');
-    t.equal((await x.block(chainBlock(mine.block, 1))).length, 1);
-    t.same(await x.block(chainBlock(other.block, 2)), []);
-    t.same(
+    t.equal((await x.block(chainBlock(mine.block, 1)))?.readings.length, 1);
+    t.equal(await x.block(chainBlock(other.block, 2)), undefined);
+    t.equal(
       await x.block(chainBlock({ ...gone.block, body: new Uint8Array(0) }, 3, { erased: true })),
-      [],
+      undefined,
     );
     t.same(x.finish(), {
       blocks: 3,
       read: 1,
       erased: 1,
       unreadable: { BODY_NOT_A_READER: 1 },
-      observations: 1,
-      clockSkewed: 0,
+      readings: 1,
     });
   },
 );
@@ -141,7 +142,7 @@ t.test('a key that opens nothing is a typed error with the counts', async (t) =>
   const regional = new ReaderExport(alice, 'regional');
   t.same(
     await regional.block(chainBlock({ signedHeader: anchorHeader, body: checkpointBody }, 1)),
-    [],
+    undefined,
   );
   t.throws(() => regional.finish(), /1 not encrypted reading bodies .*\(BODY_MALFORMED\)/);
   const nothing = new ReaderExport(alice, 'notary-1');

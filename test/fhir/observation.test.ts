@@ -1,21 +1,16 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
+
 import type { Observation, Reading } from '../../core/reading.js';
-import { FhirDecimal } from '../../fhir/decimal.js';
-import { FhirCode, FhirError } from '../../fhir/errors.js';
+import { FhirCode } from '../../fhir/errors.js';
 import { ndjsonLine } from '../../fhir/ndjson.js';
-import { readingToObservation } from '../../fhir/observation.js';
-import { observationJsonSchema } from '../../fhir/schema.js';
+import { type Mapped, numericObservations, type SealedReading } from '../../fhir/observation.js';
+import { provenanceOf } from '../../fhir/provenance.js';
+import { compareWithProven } from '../../fhir/rebuild.js';
+import { StripBuilder } from '../../fhir/strip.js';
+import { fhirErrors } from './validate.js';
 
 const T0 = Date.UTC(2025, 0, 31, 12, 0, 0, 250);
-const trace = {
-  receivedAt: T0 + 40,
-  gatewayId: 'gw-1',
-  blockSeq: 3,
-  record: 2,
-  notaryId: 'notary-1',
-  height: 17,
-};
 
 const num = (code: number, mantissa: number, exponent: number, unit: string): Observation => ({
   kind: 'numeric',
@@ -24,190 +19,268 @@ const num = (code: number, mantissa: number, exponent: number, unit: string): Ob
   unit,
 });
 
-function reading(deviceId: string, observations: Observation[], over: Partial<Reading> = {}) {
-  return { deviceId, seq: 7, deviceTime: T0, patient: 'MRN-7', observations, ...over };
+function sealed(
+  deviceId: string,
+  observations: Observation[],
+  over: Partial<Reading> = {},
+): SealedReading {
+  const reading = { deviceId, seq: 7, deviceTime: T0, patient: 'MRN-7', observations, ...over };
+  return { reading, receivedAt: reading.deviceTime + 40, notaryId: 'notary-1', height: 17 };
 }
 
-/** The NDJSON line as written, its raw text and its parsed, schema-checked resource. */
-function line(r: Reading, opts = {}, tr = trace) {
-  const text = ndjsonLine(readingToObservation(r, tr, opts));
-  const parsed = observationJsonSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`schema: ${parsed.error.message}\n${text}`);
-  return { text, obs: parsed.data };
+/** Each Observation as its NDJSON line and parsed back, checked against R4 and its profiles. */
+function lines(
+  t: { same(found: unknown, wanted: unknown, msg: string): boolean },
+  ms: readonly Mapped[],
+) {
+  return ms.map((m) => {
+    const text = ndjsonLine(m.observation);
+    const obs = JSON.parse(text);
+    t.same(fhirErrors(obs), [], `${obs.id} validates`);
+    return { text, obs };
+  });
 }
-
 const codings = (c: { coding: readonly { system: string; code: string }[] }) =>
   c.coding.map((x) => `${x.system === 'http://loinc.org' ? 'loinc' : 'mdc'}:${x.code}`);
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 t.test('thermometer: one value, exact decimal text, identity, references, times', async (t) => {
-  const { text, obs } = line(reading('temp-1', [num(150364, 3725, -2, 'Cel')]));
-  t.equal(text.split('\n').length, 2, 'one line, newline-terminated');
+  const [l, ...more] = lines(
+    t,
+    numericObservations(sealed('temp-1', [num(150364, 3725, -2, 'Cel')])),
+  );
+  t.equal(more.length, 0);
   t.match(
-    text,
+    l?.text,
     /"valueQuantity":\{"value":37\.25,"unit":"°C","system":"http:\/\/unitsofmeasure\.org","code":"Cel"\}/,
   );
-  t.same(obs.identifier, [{ system: 'urn:medchain:reading', value: 'temp-1/7' }]);
-  t.equal(obs.id, createHash('sha256').update('temp-1/7').digest('hex'), 'id from the identity');
-  t.equal(obs.status, 'final');
-  t.equal(obs.category[0].coding[0].code, 'vital-signs');
-  t.same(codings(obs.code), ['loinc:8310-5', 'mdc:150364']);
-  t.same(obs.subject, {
-    reference: 'Patient/MRN-7',
-    type: 'Patient',
-    identifier: { system: 'urn:medchain:patient', value: 'MRN-7' },
-  });
-  t.same(obs.device, {
-    reference: 'Device/temp-1',
-    type: 'Device',
-    identifier: { system: 'urn:medchain:device', value: 'temp-1' },
-  });
-  t.equal(obs.effectiveDateTime, '2025-01-31T12:00:00.250Z', 'device time, UTC, ms');
-  t.equal(obs.issued, '2025-01-31T12:00:00.290Z', 'gateway receive time');
-  t.same(obs.extension, [
-    {
-      url: 'urn:medchain:fhir:trace',
-      extension: [
-        { url: 'receivedAt', valueInstant: '2025-01-31T12:00:00.290Z' },
-        { url: 'gateway', valueString: 'gw-1' },
-        { url: 'blockSeq', valueUnsignedInt: 3 },
-        { url: 'record', valueUnsignedInt: 2 },
-        { url: 'notary', valueString: 'notary-1' },
-        { url: 'height', valueUnsignedInt: 17 },
-      ],
-    },
+  const o = l?.obs;
+  t.same(o.identifier, [
+    { system: 'https://medchain.example/fhir/sid/reading', value: 'temp-1/7' },
   ]);
-  t.equal(obs.component, undefined);
-  t.equal(obs.note, undefined, 'no note without a flag');
+  t.equal(o.id, sha('temp-1/7#150364'), 'id from the identity and the code');
+  t.same(o.meta, { profile: ['http://hl7.org/fhir/StructureDefinition/bodytemp'] });
+  t.same(codings(o.code), ['loinc:8310-5', 'mdc:150364']);
+  t.same(o.subject, { reference: 'Patient/p.MRN-7' });
+  t.same(o.device, { reference: 'DeviceMetric/m.temp-1.150364' });
+  t.equal(o.effectiveDateTime, '2025-01-31T12:00:00.250Z', 'the device time');
+  t.equal(o.issued, '2025-01-31T12:00:00.290Z', 'the gateway receive time');
 });
 
 t.test('decimals are written from mantissa and exponent, never through a float', async (t) => {
-  const cases: [number, number, string][] = [
-    [9750, -2, '97.50'], // trailing zero kept: the device's resolution
-    [1, -1, '0.1'],
-    [-25, -2, '-0.25'],
-    [12, 2, '1200'],
-    [0, -2, '0.00'],
-    [Number.MAX_SAFE_INTEGER, -3, '9007199254740.991'], // beyond a double's 15-17 digits
-  ];
-  for (const [m, e, text] of cases) {
-    t.equal(FhirDecimal.of({ mantissa: m, exponent: e }).text, text);
-    t.equal(ndjsonLine({ v: FhirDecimal.of({ mantissa: m, exponent: e }) }), `{"v":${text}}\n`);
-  }
-  t.equal(FhirDecimal.trimmed({ mantissa: 4000, exponent: -3 }).text, '4');
-  t.equal(FhirDecimal.trimmed({ mantissa: 1500, exponent: -3 }).text, '1.5');
-  t.equal(FhirDecimal.trimmed({ mantissa: 1, exponent: -3 }).text, '0.001');
-  const { text } = line(reading('ox-1', [num(150456, 9750, -2, '%')]));
-  t.match(text, /"value":97\.50,/, 'SpO2 97.50 stays 97.50 in the NDJSON');
-  t.throws(() => ndjsonLine({ v: 0.5 }), TypeError, 'a float never reaches the output');
+  const [a] = lines(t, numericObservations(sealed('temp-1', [num(150364, 3750, -2, 'Cel')])));
+  t.match(a?.text, /"value":37\.50,/, 'the trailing zero is the resolution');
+  const [b] = lines(
+    t,
+    numericObservations(sealed('glu-1', [num(160184, 9007199254740991, -14, 'mmol/L')])),
+  );
+  t.match(b?.text, /"value":90\.07199254740991,/);
 });
 
-t.test('pulse oximeter: SpO2 with both LOINC codes, pulse rate as a component', async (t) => {
-  const { text, obs } = line(
-    reading('ox-1', [num(150456, 97, 0, '%'), num(149530, 72, 0, '/min')]),
+t.test('pulse oximeter: SpO2 and heart rate, each its own profiled Observation', async (t) => {
+  const ls = lines(
+    t,
+    numericObservations(sealed('ox-1', [num(150456, 97, 0, '%'), num(149530, 72, 0, '/min')])),
   );
-  t.same(codings(obs.code), ['loinc:59408-5', 'loinc:2708-6', 'mdc:150456']);
-  t.same(obs.valueQuantity, {
-    value: 97,
-    unit: '%',
-    system: 'http://unitsofmeasure.org',
-    code: '%',
-  });
-  t.equal(obs.component?.length, 1);
-  t.same(codings(obs.component![0]!.code), ['loinc:8867-4', 'mdc:149530']);
-  t.match(
-    text,
-    /"component":\[\{"code":.*"valueQuantity":\{"value":72,"unit":"beats\/minute",.*"code":"\/min"\}\}\]/,
-  );
-});
-
-t.test('NIBP: the blood pressure panel with systolic, diastolic and mean components', async (t) => {
-  const { obs } = line(
-    reading('nibp-1', [
-      num(150021, 121, 0, 'mm[Hg]'),
-      num(150022, 79, 0, 'mm[Hg]'),
-      num(150023, 93, 0, 'mm[Hg]'),
-    ]),
-  );
-  t.same(codings(obs.code), ['loinc:85354-9', 'mdc:150020']);
-  t.equal(obs.valueQuantity, undefined, 'the panel has no value of its own');
   t.same(
-    obs.component?.map((c) => [codings(c.code), c.valueQuantity?.value, c.valueQuantity?.code]),
+    ls.map((l) => [codings(l.obs.code), l.obs.meta.profile[0], l.obs.device.reference]),
     [
-      [['loinc:8480-6', 'mdc:150021'], 121, 'mm[Hg]'],
-      [['loinc:8462-4', 'mdc:150022'], 79, 'mm[Hg]'],
-      [['loinc:8478-0', 'mdc:150023'], 93, 'mm[Hg]'],
+      [
+        ['loinc:59408-5', 'loinc:2708-6', 'mdc:150456'],
+        'http://hl7.org/fhir/StructureDefinition/oxygensat',
+        'DeviceMetric/m.ox-1.150456',
+      ],
+      [
+        ['loinc:8867-4', 'mdc:149530'],
+        'http://hl7.org/fhir/StructureDefinition/heartrate',
+        'DeviceMetric/m.ox-1.149530',
+      ],
     ],
   );
-  t.equal(obs.category[0].coding[0].code, 'vital-signs');
-  const sysOnly = line(
-    reading('nibp-1', [num(150021, 121, 0, 'mm[Hg]'), num(150023, 93, 0, 'mm[Hg]')]),
-  );
-  t.same(codings(sysOnly.obs.code), ['loinc:8480-6', 'mdc:150021'], 'no diastolic: no panel');
+  t.not(ls[0]?.obs.id, ls[1]?.obs.id, 'two resources of one reading have two ids');
 });
 
-t.test('ECG: lead II frame as SampledData, heart rate as a component', async (t) => {
-  const wave: Observation = {
-    kind: 'waveform',
-    code: 131330,
-    samples: Int16Array.from([0, 120, -340, 5]),
-    periodUs: 4000,
-    scale: { mantissa: 5, exponent: -3 },
-    unit: 'mV',
-  };
-  const { text, obs } = line(reading('ecg-1', [wave, num(147842, 64, 0, '/min')]));
-  t.same(codings(obs.code), ['mdc:131330'], 'no LOINC claimed for lead II');
-  t.match(
-    text,
-    /"valueSampledData":\{"origin":\{"value":0,"unit":"mV","system":"http:\/\/unitsofmeasure\.org","code":"mV"\},"period":4,"factor":0\.005,"dimensions":1,"data":"0 120 -340 5"\}/,
+t.test('NIBP: the panel with its parts as components; other quantities stand alone', async (t) => {
+  const ls = lines(
+    t,
+    numericObservations(
+      sealed('nibp-1', [
+        num(150021, 120, 0, 'mm[Hg]'),
+        num(150022, 80, 0, 'mm[Hg]'),
+        num(150023, 93, 0, 'mm[Hg]'),
+        num(149530, 64, 0, '/min'),
+      ]),
+    ),
   );
-  t.same(codings(obs.component![0]!.code), ['loinc:8867-4', 'mdc:147842']);
-  const i32 = line(reading('ecg-1', [{ ...wave, samples: Int32Array.from([70000, -1]) }]));
-  t.equal(i32.obs.valueSampledData?.data, '70000 -1', '32-bit samples too');
-  t.equal(i32.obs.component, undefined);
+  t.same(
+    ls.map((l) => codings(l.obs.code)),
+    [
+      ['loinc:85354-9', 'mdc:150020'],
+      ['loinc:8867-4', 'mdc:149530'],
+    ],
+  );
+  t.same(
+    ls[0]?.obs.component.map((c: { code: never }) => codings(c.code)),
+    [
+      ['loinc:8480-6', 'mdc:150021'],
+      ['loinc:8462-4', 'mdc:150022'],
+      ['loinc:8478-0', 'mdc:150023'],
+    ],
+  );
+  t.notOk('valueQuantity' in (ls[0]?.obs ?? {}), 'the panel has no value of its own');
+  // Systolic alone is no panel: it is its own Observation.
+  const lone = lines(t, numericObservations(sealed('nibp-1', [num(150021, 120, 0, 'mm[Hg]')])));
+  t.same(
+    lone.map((l) => codings(l.obs.code)),
+    [['loinc:8480-6', 'mdc:150021']],
+  );
 });
 
-t.test('glucose: laboratory, unit-specific LOINC only where one exists', async (t) => {
-  const mg = line(reading('glu-1', [num(160184, 105, 0, 'mg/dL')])).obs;
-  t.equal(mg.category[0].coding[0].code, 'laboratory');
-  t.same(codings(mg.code), ['loinc:41653-7', 'mdc:160184']);
-  const mmol = line(reading('glu-1', [num(160184, 58, -1, 'mmol/L')]));
-  t.same(codings(mmol.obs.code), ['mdc:160184'], 'mmol/L: MDC only');
-  t.match(mmol.text, /"value":5\.8,"unit":"mmol\/L"/);
-});
+t.test(
+  'glucose: laboratory, unit-specific LOINC only where one exists, no vital-signs profile',
+  async (t) => {
+    const [mg] = lines(t, numericObservations(sealed('glu-1', [num(160184, 104, 0, 'mg/dL')])));
+    t.equal(mg?.obs.category[0].coding[0].code, 'laboratory');
+    t.same(codings(mg?.obs.code), ['loinc:41653-7', 'mdc:160184']);
+    t.equal(mg?.obs.meta, undefined);
+    const [mmol] = lines(t, numericObservations(sealed('glu-1', [num(160184, 58, -1, 'mmol/L')])));
+    t.same(codings(mmol?.obs.code), ['mdc:160184']);
+    t.equal(mmol?.obs.device.reference, 'DeviceMetric/m.glu-1.160184.u1', 'a metric per unit');
+  },
+);
 
 t.test('clock skew is flagged with an extension and a note, never corrected', async (t) => {
-  const r = reading('temp-1', [num(150364, 370, -1, 'Cel')], { deviceTime: T0 + 600_040 });
-  const { obs } = line(r);
-  t.equal(obs.effectiveDateTime, new Date(T0 + 600_040).toISOString(), 'device time kept');
-  t.same(obs.extension[1], {
-    url: 'urn:medchain:fhir:clock-skew',
-    valueQuantity: { value: 600000, unit: 'ms', system: 'http://unitsofmeasure.org', code: 'ms' },
-  });
-  t.match(obs.note?.[0]?.text, /600000 ms \(allowed 300000 ms\)/);
-  t.equal(line(r, { maxClockSkewMs: 600_000 }).obs.extension.length, 1, 'within a raised limit');
+  const s = sealed('temp-1', [num(150364, 3700, -2, 'Cel')]);
+  const late = { ...s, receivedAt: T0 + 3_600_000 };
+  const [l] = lines(t, numericObservations(late));
+  t.same(l?.obs.extension, [
+    {
+      url: 'https://medchain.example/fhir/StructureDefinition/clock-skew',
+      valueQuantity: {
+        value: -3_600_000,
+        unit: 'ms',
+        system: 'http://unitsofmeasure.org',
+        code: 'ms',
+      },
+    },
+  ]);
+  t.equal(l?.obs.effectiveDateTime, '2025-01-31T12:00:00.250Z');
+  t.match(l?.obs.note[0].text, /not corrected/);
+  const [ok] = lines(t, numericObservations(late, { maxClockSkewMs: 4_000_000 }));
+  t.equal(ok?.obs.extension, undefined, 'within the allowed skew');
 });
 
-t.test('references: a value that is not a FHIR id is referenced by identifier only', async (t) => {
-  const { obs } = line(reading('bed_3:ox', [num(150456, 97, 0, '%')], { patient: 'MRN#12/a' }), {
-    patientSystem: 'urn:oid:1.2.3.4',
+t.test('references: a clinic reference that is not a FHIR id gets a hashed id', async (t) => {
+  const [l] = lines(
+    t,
+    numericObservations(
+      sealed('temp-1', [num(150364, 3700, -2, 'Cel')], { patient: 'urn:oid:1.2/ä 7' }),
+    ),
+  );
+  t.match(l?.obs.subject.reference, /^Patient\/p\.[0-9a-f]{61}$/);
+});
+
+const frame = (seq: number, samples: number[], over: Partial<Reading> = {}) =>
+  sealed(
+    'ecg-1',
+    [
+      {
+        kind: 'waveform',
+        code: 131330,
+        samples: Int16Array.from(samples),
+        periodUs: 4000,
+        scale: { mantissa: 5, exponent: -3 },
+        unit: 'mV',
+      },
+    ],
+    { seq, deviceTime: T0 + (seq - 1) * 8, ...over },
+  );
+
+t.test(
+  'ECG frames join into strips of the configured length; a gap starts a new strip',
+  async (t) => {
+    const b = new StripBuilder({ stripMs: 16 });
+    // 2 samples × 4 ms = 8 ms a frame: two frames a strip.
+    const done = [frame(1, [1, 2]), frame(2, [3, 4]), frame(3, [5, 6])].flatMap((f) => b.add(f));
+    t.equal(done.length, 1, 'the first strip closes at 16 ms');
+    const gaps = [
+      frame(5, [7, 8]), // seq 4 missing
+      frame(6, [9, 10], { deviceTime: T0 + 5 * 8 + 100 }), // time does not continue
+      frame(7, [11, 12], { deviceTime: T0 + 5 * 8 + 108, patient: 'MRN-8' }), // another patient
+    ].flatMap((f) => b.add(f));
+    const all = [...done, ...gaps, ...b.finish()];
+    const ls = lines(t, all);
+    t.same(
+      ls.map((l) => [
+        l.obs.identifier.map((i: { value: string }) => i.value),
+        l.obs.valueSampledData.data,
+      ]),
+      [
+        [['ecg-1/1', 'ecg-1/2'], '1 2 3 4'],
+        [['ecg-1/3'], '5 6'],
+        [['ecg-1/5'], '7 8'],
+        [['ecg-1/6'], '9 10'],
+        [['ecg-1/7'], '11 12'],
+      ],
+    );
+    t.same(codings(ls[0]?.obs.code), ['loinc:11524-6', 'mdc:131330']);
+    t.equal(ls[0]?.obs.category[0].coding[0].code, 'procedure');
+    t.match(
+      ls[0]?.text,
+      /"valueSampledData":\{"origin":\{"value":0,"unit":"mV",[^}]*\},"period":4,"factor":0\.005,"dimensions":1,"data":"1 2 3 4"\}/,
+    );
+    t.throws(() => new StripBuilder({ stripMs: 0 }), RangeError);
+  },
+);
+
+t.test('rebuilding from proven readings finds any change to what a clinician reads', async (t) => {
+  const s = sealed('ox-1', [num(150456, 97, 0, '%'), num(149530, 72, 0, '/min')]);
+  const [spo2] = numericObservations(s).map((m) => JSON.parse(ndjsonLine(m.observation)));
+  t.same(compareWithProven(spo2, [s]), { ok: true });
+  t.match(
+    compareWithProven({ ...spo2, valueQuantity: { ...spo2.valueQuantity, value: 98 } }, [s]),
+    {
+      ok: false,
+      element: 'valueQuantity',
+    },
+  );
+  t.match(compareWithProven({ ...spo2, effectiveDateTime: '2025-01-31T12:00:01.250Z' }, [s]), {
+    ok: false,
+    element: 'effectiveDateTime',
   });
-  t.same(obs.subject, {
-    type: 'Patient',
-    identifier: { system: 'urn:oid:1.2.3.4', value: 'MRN#12/a' },
-  });
-  t.same(obs.device, {
-    type: 'Device',
-    identifier: { system: 'urn:medchain:device', value: 'bed_3:ox' },
-  });
-  t.same(obs.identifier[0].value, 'bed_3:ox/7');
+  t.match(compareWithProven({ ...spo2, id: 'x' }, [s]), { ok: false, element: 'id' });
+  const f = [frame(1, [1, 2]), frame(2, [3, 4])];
+  const [strip] = f.flatMap((x) => new StripBuilder({ stripMs: 16 }).add(x)).concat([]);
+  t.equal(strip, undefined, 'one frame alone is not a strip yet');
+  const b = new StripBuilder({ stripMs: 16 });
+  const [whole] = f.flatMap((x) => b.add(x)).map((m) => JSON.parse(ndjsonLine(m.observation)));
+  t.same(compareWithProven(whole, f), { ok: true });
+  t.match(
+    compareWithProven(
+      { ...whole, valueSampledData: { ...whole.valueSampledData, data: '1 2 3 5' } },
+      f,
+    ),
+    {
+      ok: false,
+      element: 'valueSampledData',
+    },
+  );
+  t.match(compareWithProven(whole, [f[0]!]), { ok: false }, 'a frame left out');
 });
 
 t.test('a height beyond FHIR unsignedInt is refused with a code', async (t) => {
-  const r = reading('temp-1', [num(150364, 370, -1, 'Cel')]);
   t.throws(
-    () => readingToObservation(r, { ...trace, height: 2 ** 31 }),
-    new FhirError(FhirCode.Range, 'height 2147483648 does not fit a FHIR unsignedInt', {
-      height: 2 ** 31,
-    }),
+    () =>
+      provenanceOf({
+        notaryId: 'notary-1',
+        height: 2 ** 31,
+        registeredAt: T0,
+        gatewayDevice: 'g.gw-1',
+        notaryDevice: 'n.notary-1',
+        receipt: undefined,
+        targets: [],
+        proven: [],
+      }),
+    { code: FhirCode.Range },
   );
 });

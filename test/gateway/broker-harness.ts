@@ -7,6 +7,7 @@ import { Intake } from '../../gateway/intake.js';
 import { gatewayMetrics } from '../../gateway/metrics.js';
 import { DeviceRegistry } from '../../gateway/registry.js';
 import { Spool } from '../../gateway/spool.js';
+import type { AuthLimiterOptions } from '../../ops/auth-limiter.js';
 import { FAST_SCRYPT, tempDir } from './helpers.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
@@ -33,6 +34,9 @@ export async function deviceBroker(
     connectTimeoutMs?: number;
     /** Also listen for MQTT over WebSocket (plain ws://, path /mqtt). */
     ws?: boolean;
+    authLimits?: AuthLimiterOptions;
+    maxConnections?: number;
+    keepaliveLimitS?: number;
   } = {},
 ): Promise<Harness> {
   const dir = tempDir(t);
@@ -56,6 +60,10 @@ export async function deviceBroker(
     maxPacketBytes: opts.maxPacketBytes,
     connectTimeoutMs: opts.connectTimeoutMs,
     ws: opts.ws ? { host: '127.0.0.1', port: 0 } : undefined,
+    // Every test client comes from 127.0.0.1: only the flood tests want the default limits.
+    authLimits: opts.authLimits ?? { failuresPerAddress: 1000 },
+    maxConnections: opts.maxConnections,
+    keepaliveLimitS: opts.keepaliveLimitS,
   });
   const clients: MqttClient[] = [];
   t.teardown(async () => {

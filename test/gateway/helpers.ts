@@ -97,6 +97,7 @@ const mqttString = (b: Uint8Array) =>
 export async function rawConnack(
   port: number,
   c: { clientId: string; clean: boolean; username: string; password: string },
+  localAddress?: string,
 ): Promise<number | 'closed'> {
   const { connect } = await import('node:net');
   const flags = 0x80 | 0x40 | (c.clean ? 0x02 : 0);
@@ -108,7 +109,7 @@ export async function rawConnack(
     mqttString(Buffer.from(c.password)),
   ]);
   if (body.length > 127) throw new Error('rawConnack: keep it under 128 bytes');
-  const sock = connect(port, '127.0.0.1');
+  const sock = connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
   const result = new Promise<number | 'closed'>((resolve) => {
     let got = Buffer.alloc(0);
     sock.on('data', (d: Buffer) => {

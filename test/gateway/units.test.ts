@@ -148,29 +148,108 @@ t.test('config: defaults, relative paths, env overrides, clear errors', async (t
   t.throws(() => loadConfig(file, {}), { code: 'GATEWAY_CONFIG', message: /JSON/ });
 });
 
-t.test('registry: scrypt hashes, wrong and unknown secrets, CONNECT floods queue', async (t) => {
-  const { Spool } = await import('../../gateway/spool.js');
-  const { DeviceRegistry } = await import('../../gateway/registry.js');
-  const { FAST_SCRYPT } = await import('./helpers.js');
-  const spool = await Spool.open(join(tempDir(t), 'reg.db'));
-  t.teardown(() => spool.close());
-  const reg = new DeviceRegistry(spool.db, FAST_SCRYPT, 2);
-  const secret = await reg.add('ox-1');
-  const row = await spool.db.get<{ hash: Uint8Array }>('SELECT hash FROM devices');
-  t.notMatch(Buffer.from(row!.hash).toString('utf8'), secret, 'only the hash is stored');
-  const enc = (s: string) => Buffer.from(s);
-  const results = await Promise.all([
-    reg.verify('ox-1', enc(secret)),
-    reg.verify('ox-1', enc(`${secret}x`)),
-    reg.verify('nobody', enc(secret)),
-    reg.verify('ox-1', undefined),
-    ...Array.from({ length: 20 }, () => reg.verify('ox-1', enc(secret))),
-  ]);
-  t.same(results.slice(0, 4), [true, false, false, false]);
-  t.ok(results.slice(4).every(Boolean), '20 concurrent checks, two at a time, all answered');
-  await t.rejects(reg.add('ox-1'), { code: 'GATEWAY_DEVICE' });
-  await t.rejects(reg.add('__proto__'), { code: 'GATEWAY_DEVICE' });
-  await t.rejects(reg.add('ox-2', 'short'), { code: 'GATEWAY_DEVICE' });
-  t.equal(await reg.remove('ox-1'), true);
-  t.equal(await reg.verify('ox-1', enc(secret)), false, 'removed: refused');
-});
+t.test(
+  'registry: generated secrets by HMAC, chosen ones by scrypt, wrong and unknown refused',
+  async (t) => {
+    const { Spool } = await import('../../gateway/spool.js');
+    const { DeviceRegistry } = await import('../../gateway/registry.js');
+    const { FAST_SCRYPT } = await import('./helpers.js');
+    const spool = await Spool.open(join(tempDir(t), 'reg.db'));
+    t.teardown(() => spool.close());
+    const reg = new DeviceRegistry(spool.db, FAST_SCRYPT, 2);
+    const secret = await reg.add('ox-1');
+    const chosen = await reg.add('ox-2', 'correct horse battery staple');
+    const rows = await spool.db.all<{ id: string; hash: Uint8Array; params: string }>(
+      'SELECT id, hash, params FROM devices ORDER BY id',
+    );
+    t.notMatch(Buffer.from(rows[0]!.hash).toString('utf8'), secret, 'only the hash is stored');
+    t.same(JSON.parse(rows[0]!.params), { alg: 'hmac-sha256' }, 'a generated secret: HMAC');
+    t.match(JSON.parse(rows[1]!.params), { alg: 'scrypt', origin: 'chosen', N: 1024 });
+    const enc = (s: string) => Buffer.from(s);
+    const results = await Promise.all([
+      reg.verify('ox-1', enc(secret)),
+      reg.verify('ox-1', enc(`${secret}x`)),
+      reg.verify('nobody', enc(secret)),
+      reg.verify('ox-1', undefined),
+      reg.verify('ox-2', enc(chosen)),
+      reg.verify('ox-2', enc(`${chosen}!`)),
+      ...Array.from({ length: 20 }, () => reg.verify('ox-1', enc(secret))),
+    ]);
+    t.same(results.slice(0, 6), [true, false, false, false, true, false]);
+    t.ok(results.slice(6).every(Boolean), '20 concurrent checks all answered');
+    t.equal(reg.slowQueue.running, 0, 'the HMAC path never takes the scrypt queue');
+    await t.rejects(reg.add('ox-1'), { code: 'GATEWAY_DEVICE' });
+    await t.rejects(reg.add('__proto__'), { code: 'GATEWAY_DEVICE' });
+    await t.rejects(reg.add('ox-3', 'short'), { code: 'GATEWAY_DEVICE' });
+    t.equal(await reg.remove('ox-1'), true);
+    t.equal(await reg.verify('ox-1', enc(secret)), false, 'removed: refused');
+  },
+);
+
+t.test(
+  'registry: scrypt checks are bounded, refused when full, dropped when cancelled',
+  async (t) => {
+    const { Spool } = await import('../../gateway/spool.js');
+    const { DeviceRegistry } = await import('../../gateway/registry.js');
+    const spool = await Spool.open(join(tempDir(t), 'reg.db'));
+    t.teardown(() => spool.close());
+    // Costly enough that the checks overlap (N=2^14: 16 MiB, some ms each).
+    const reg = new DeviceRegistry(spool.db, { N: 1 << 14, r: 8, p: 1, keyLen: 32 }, 1, 2);
+    const pw = 'a chosen secret of some length';
+    await reg.add('ox-1', pw);
+    const enc = Buffer.from(pw);
+    const ac = new AbortController();
+    const first = reg.verify('ox-1', enc);
+    const second = reg.verify('ox-1', enc, { signal: ac.signal });
+    const third = reg.verify('ox-1', enc);
+    await t.rejects(
+      reg.verify('ox-1', enc),
+      { code: 'AUTH_QUEUE_FULL' },
+      'past 1 running + 2 waiting',
+    );
+    t.ok(reg.slowQueue.saturated);
+    ac.abort();
+    await t.rejects(
+      second,
+      { code: 'AUTH_QUEUE_ABORTED' },
+      'its connection closed while it waited',
+    );
+    t.same(await Promise.all([first, third]), [true, true]);
+    t.equal(reg.slowQueue.cancelled, 1);
+    await t.rejects(reg.verify('ox-1', enc, { refuseSlow: true }), { code: 'AUTH_QUEUE_FULL' });
+  },
+);
+
+t.test(
+  'registry: a legacy scrypt record of a generated secret becomes HMAC on its first CONNECT',
+  async (t) => {
+    const { Spool } = await import('../../gateway/spool.js');
+    const { DeviceRegistry, newSecret } = await import('../../gateway/registry.js');
+    const { scryptSync, randomBytes } = await import('node:crypto');
+    const spool = await Spool.open(join(tempDir(t), 'reg.db'));
+    t.teardown(() => spool.close());
+    const params = { N: 1024, r: 8, p: 1, keyLen: 32 };
+    // Rows as the registry wrote them before generated and chosen secrets were told apart.
+    const legacy = async (id: string, secret: string) => {
+      const salt = randomBytes(16);
+      const hash = scryptSync(secret, salt, 32, { N: 1024, r: 8, p: 1 });
+      await spool.db.run(
+        'INSERT INTO devices (id, salt, hash, params, created_at) VALUES (?, ?, ?, ?, ?)',
+        [id, salt, hash, JSON.stringify(params), 1],
+      );
+    };
+    const generated = newSecret();
+    await legacy('ox-1', generated);
+    await legacy('ox-2', 'an operator chose this one');
+    const reg = new DeviceRegistry(spool.db, params);
+    t.equal(await reg.verify('ox-1', Buffer.from('x'.repeat(43))), false, 'wrong: no upgrade');
+    t.equal(await reg.verify('ox-1', Buffer.from(generated)), true);
+    t.equal(await reg.verify('ox-2', Buffer.from('an operator chose this one')), true);
+    const rows = await spool.db.all<{ params: string }>('SELECT params FROM devices ORDER BY id');
+    t.same(JSON.parse(rows[0]!.params), { alg: 'hmac-sha256' }, 'generated form: upgraded');
+    t.same(JSON.parse(rows[1]!.params), params, 'any other secret keeps scrypt');
+    t.equal(reg.upgraded, 1);
+    t.equal(await reg.verify('ox-1', Buffer.from(generated)), true, 'still accepted after');
+    t.equal(reg.slowQueue.running, 0);
+  },
+);

@@ -36,6 +36,7 @@ import { Token } from '../../hsm/token.js';
 import { softHsmFixture, USER_PIN } from './softhsm.js';
 
 export const CA_TOKEN = 'pki-trent';
+const LOCAL_HOSTS = { dns: ['localhost'], ip: ['127.0.0.1'] };
 export const PARTICIPANT_TOKEN = 'pki-parts';
 
 type Teardown = { teardown(fn: () => unknown): void };
@@ -131,7 +132,11 @@ export async function createTestPki(t: Teardown, opts: PkiOptions = {}): Promise
       role,
       id,
     });
-    const cert = (await ca.issue({ role, id, csr: tlsCsr, purpose: 'tls', ...o })).certificate;
+    // Tests reach every service on 127.0.0.1 or localhost: named so TLS clients that check
+    // host names (mosquitto_sub, openssl -verify_ip) accept the certificate.
+    const cert = (
+      await ca.issue({ role, id, csr: tlsCsr, purpose: 'tls', hosts: LOCAL_HOSTS, ...o })
+    ).certificate;
     const tlsPem = cert.toString('pem');
     const keyPath = join(dir, `${id}.tls.key`);
     writeFileSync(keyPath, keyPem, { mode: 0o600 });
