@@ -102,7 +102,8 @@ export async function startPipeline(o: {
     const spool = await Spool.open(gatewayDbs[0]!);
     try {
       const registry = new DeviceRegistry(spool.db, BENCH_SCRYPT);
-      for (const id of o.deviceIds) secrets.set(id, await registry.add(id, newSecret()));
+      for (const id of o.deviceIds)
+        secrets.set(id, await registry.add(id, newSecret(), 'generated'));
     } finally {
       await spool.close();
     }

@@ -122,7 +122,7 @@ async function runDemo(o: DemoFlags): Promise<void> {
       const spool = await Spool.open(join(dir, `${g.p.id}.db`));
       try {
         const registry = new DeviceRegistry(spool.db);
-        for (const d of plan) await registry.add(d.id, d.secret);
+        for (const d of plan) await registry.add(d.id, d.secret, 'generated');
       } finally {
         await spool.close();
       }

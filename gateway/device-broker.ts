@@ -74,6 +74,8 @@ export interface DeviceBrokerOptions {
   rejectLogIntervalMs?: number | undefined;
 }
 
+const LISTEN_BACKLOG = 4096;
+
 export class DeviceBroker {
   readonly aedes: Aedes;
   /** The WebSocket listener's port, when there is one. */
@@ -266,7 +268,9 @@ export class DeviceBroker {
     let wsPort: number | undefined;
     try {
       const tcp = createServer(accept);
-      tcp.listen(o.port, o.host);
+      // A deep accept queue: under a CONNECT flood a full one drops SYNs, and a real
+      // device's retransmitted SYN waits a second or more (the kernel caps it at somaxconn).
+      tcp.listen({ port: o.port, host: o.host, backlog: LISTEN_BACKLOG });
       await once(tcp, 'listening');
       servers.push(tcp);
       if (o.tls) {
@@ -275,7 +279,7 @@ export class DeviceBroker {
           accept,
         );
         guardTls(tls);
-        tls.listen(o.tls.port, o.tls.host);
+        tls.listen({ port: o.tls.port, host: o.tls.host, backlog: LISTEN_BACKLOG });
         await once(tls, 'listening');
         servers.push(tls);
       }
@@ -303,7 +307,7 @@ export class DeviceBroker {
           handle(createWebSocketStream(ws), refused, req.socket, req.socket.remoteAddress);
         });
         if (wtls) guardTls(http as unknown as Server);
-        http.listen(o.ws.port, o.ws.host);
+        http.listen({ port: o.ws.port, host: o.ws.host, backlog: LISTEN_BACKLOG });
         await once(http, 'listening');
         servers.push(http);
         const addr = http.address();

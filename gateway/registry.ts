@@ -119,11 +119,16 @@ export class DeviceRegistry {
 
   /**
    * Registers a device. Without `secret` one is generated (and stored as HMAC); a given
-   * secret is operator-chosen (stored with scrypt). Returns the secret.
+   * secret is operator-chosen (stored with scrypt) unless the caller made it with
+   * newSecret() and says so (`origin: 'generated'`). Returns the secret.
    */
-  async add(id: string, secret?: string): Promise<string> {
+  async add(
+    id: string,
+    secret?: string,
+    origin: 'generated' | 'chosen' = secret === undefined ? 'generated' : 'chosen',
+  ): Promise<string> {
     assertDeviceId(id);
-    const chosen = secret !== undefined;
+    const chosen = origin === 'chosen';
     const value = secret ?? newSecret();
     const s = Buffer.from(value, 'utf8');
     if (s.length < MIN_SECRET_LENGTH || s.length > MAX_SECRET_LENGTH) {

@@ -113,7 +113,7 @@ export async function connectAs(
     clientId,
     clean: true,
     reconnectPeriod: 0,
-    connectTimeout: 5000,
+    connectTimeout: 30_000,
     key: readFileSync(p.tls.keyPath),
     cert: p.tls.pem,
     ca: pki.rootPem,
@@ -130,7 +130,7 @@ export async function connectAs(
 }
 
 /** The next message on `topic`, or a rejection after `ms`. */
-export function nextMessage(client: MqttClient, topic: string, ms = 10_000): Promise<Buffer> {
+export function nextMessage(client: MqttClient, topic: string, ms = 60_000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       client.off('message', on);

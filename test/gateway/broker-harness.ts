@@ -89,7 +89,7 @@ export async function deviceBroker(
         password: secrets[device] ?? 'not-a-registered-secret',
         clean: false,
         reconnectPeriod: 0,
-        connectTimeout: 5000,
+        connectTimeout: 30_000,
         ...extra,
       });
       clients.push(c);

@@ -54,7 +54,7 @@ export async function within<T>(ms: number, what: string, p: Promise<T>): Promis
   }
 }
 
-export function onceWithin(emitter: object, event: string, ms = 5000): Promise<unknown[]> {
+export function onceWithin(emitter: object, event: string, ms = 30_000): Promise<unknown[]> {
   return within(ms, `event '${event}'`, once(emitter as NodeJS.EventEmitter, event));
 }
 
@@ -62,7 +62,7 @@ export function onceWithin(emitter: object, event: string, ms = 5000): Promise<u
 export async function until(
   what: string,
   check: () => boolean | Promise<boolean>,
-  ms = 10_000,
+  ms = 60_000,
 ): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
@@ -122,7 +122,7 @@ export async function rawConnack(
   });
   sock.write(Buffer.concat([Buffer.from([0x10, body.length]), body]));
   try {
-    return await within(5000, 'CONNACK', result);
+    return await within(30_000, 'CONNACK', result);
   } finally {
     sock.destroy();
   }
