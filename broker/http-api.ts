@@ -26,6 +26,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fromHex, toHex } from '../core/bytes.js';
+import { STRUCTURE_DEFINITIONS } from '../fhir/structure-definitions.js';
 import type { Logger } from '../ops/log.js';
 import { anchorCovering } from './anchor-lookup.js';
 import type { ChainStore } from './chain-store.js';
@@ -69,6 +70,14 @@ function intParam(q: URLSearchParams, name: string, fallback?: number): number {
   return Number(v);
 }
 
+/** The StructureDefinition of one of medchain's FHIR extensions (docs/FHIR.md). */
+function structureDefinition(path: string): Record<string, unknown> {
+  const id = path.slice('/fhir/StructureDefinition/'.length);
+  const sd = STRUCTURE_DEFINITIONS.get(id);
+  if (sd === undefined) throw new HttpError(404, `no StructureDefinition ${id}`);
+  return sd;
+}
+
 type Handler = (q: URLSearchParams, path: string) => Promise<unknown>;
 
 export class HttpApi {
@@ -79,7 +88,7 @@ export class HttpApi {
 
   private constructor(o: HttpApiOptions) {
     this.#o = o;
-    this.#console = new NotaryConsole(o.store, o.log);
+    this.#console = new NotaryConsole(o.store, o.metrics.registry, o.log);
     this.#routes = [
       [/^\/checkpoint$/, () => this.#checkpoint()],
       [/^\/entries$/, (q) => this.#entries(q)],
@@ -90,6 +99,7 @@ export class HttpApi {
       [/^\/feed$/, (q) => this.#feed(q)],
       [/^\/certificate\/[0-9a-f]{64}$/, (_q, p) => this.#certificate(p.slice(13))],
       [/^\/openapi\.json$/, async () => NOTARY_OPENAPI],
+      [/^\/fhir\/StructureDefinition\/[a-z-]{1,64}$/, async (_q, p) => structureDefinition(p)],
     ];
     this.server = createServer((req, res) => void this.#handle(req, res));
   }
