@@ -5,15 +5,19 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { anchorCovering } from '../broker/anchor-lookup.js';
 import { ChainStore } from '../broker/chain-store.js';
+import { loadNotaryConfig } from '../broker/config.js';
 import { writeExport } from '../broker/export.js';
 import { verifyExport } from '../broker/export-verify.js';
+import { openNotarySigner } from '../broker/run.js';
 import { proofResolver } from '../ca/proof-resolver.js';
 import { MedchainError } from '../core/errors.js';
+import { kidOfCertificate } from '../core/kid.js';
 import { verifyReadingProof } from '../core/reading-proof.js';
 import { proofAnchor } from '../gateway/anchor-client.js';
 import { type AnchorSource, buildReadingProof } from '../gateway/prove.js';
 import { DeviceRegistry, newSecret } from '../gateway/registry.js';
 import { Spool } from '../gateway/spool.js';
+import { createLogger } from '../ops/log.js';
 import { type FleetHandle, planDevices, startFleet } from '../simulators/fleet.js';
 import type { FleetStats } from '../simulators/stats.js';
 import { readAsReader } from './demo-fhir.js';
@@ -172,11 +176,25 @@ async function runDemo(o: DemoFlags): Promise<void> {
     const exported = new Map<NodeSpec, { file: string; entries: number }>();
     for (const n of [...notaries, regional]) {
       const file = join(dir, 'exports', `${n.p.id}.chain`);
+      // With the notary's token, as `notary export --config` does: a notary whose stop
+      // was cut short (a loaded machine) left its last entries without a checkpoint,
+      // and an export ends at a signed one.
+      const config = loadNotaryConfig(join(dir, `${n.p.id}.json`));
+      const token = await openNotarySigner(config, createLogger({ name: 'demo', level: 'warn' }));
       const store = await ChainStore.open(join(dir, `${n.p.id}.db`));
       try {
-        exported.set(n, { file, entries: await writeExport(store, file) });
+        await store.putCertificate(
+          kidOfCertificate(token.signingCert),
+          token.signingCert,
+          Date.now(),
+        );
+        exported.set(n, {
+          file,
+          entries: await writeExport(store, file, { signer: token.signer }),
+        });
       } finally {
         await store.close();
+        await token.child.close();
       }
     }
     // Institution chains are verified with their anchors followed into the regional export.
