@@ -4,6 +4,7 @@
  * notary and one gateway each a `medchain` process of its own (so RSS is theirs),
  * every device registered in the gateway's database before it starts.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   freePort,
@@ -42,6 +43,9 @@ export const NOTARY_METRICS = ['medchain_notary_entries', 'medchain_notary_sign_
 export interface PipelineNodes {
   readonly deviceUrl: string;
   readonly gatewayDb: string;
+  /** Every gateway's database (several behind an external broker). */
+  readonly gatewayDbs: readonly string[];
+  gatewayPids(): number[];
   readonly secrets: ReadonlyMap<string, string>;
   gatewayPid(): number;
   notaryPid(): number;
@@ -58,10 +62,17 @@ export async function startPipeline(o: {
   deviceIds: readonly string[];
   /** node flags for both processes, e.g. --cpu-prof. */
   nodeArgs?: readonly string[];
+  /**
+   * Devices publish to this existing broker (mqtt://…) instead of the gateway's own;
+   * the gateways (`gateways`, default 1) share its readings on `$share/site/…`.
+   */
+  externalBroker?: string;
+  gateways?: number;
 }): Promise<PipelineNodes> {
+  const gwIds = Array.from({ length: o.gateways ?? 1 }, (_, i) => `gw-${i + 1}`);
   const pki = await provisionPki(o.dir, {
     notaries: ['notary-1'],
-    gateways: ['gw-1'],
+    gateways: gwIds,
     reader: 'reader-1',
   });
   const part = (id: string) => {
@@ -74,22 +85,28 @@ export async function startPipeline(o: {
     mqttPort: await freePort(),
     httpPort: await freePort(),
   };
-  const gw: NodeSpec = {
-    p: part('gw-1'),
-    mqttPort: await freePort(),
-    httpPort: await freePort(),
-    devicePort: await freePort(),
-  };
-  const gatewayDb = join(o.dir, 'gw-1.db');
+  const gws: NodeSpec[] = [];
+  for (const id of gwIds) {
+    gws.push({
+      p: part(id),
+      mqttPort: await freePort(),
+      httpPort: await freePort(),
+      devicePort: await freePort(),
+    });
+  }
+  const gatewayDbs = gwIds.map((id) => join(o.dir, `${id}.db`));
   const secrets = new Map<string, string>();
-  const spool = await Spool.open(gatewayDb);
-  try {
-    const registry = new DeviceRegistry(spool.db, BENCH_SCRYPT);
-    for (const id of o.deviceIds) {
-      secrets.set(id, await registry.add(id, newSecret(), 'generated'));
+  // Behind an external broker the broker authenticates devices; the registry is the
+  // embedded broker's.
+  if (o.externalBroker === undefined) {
+    const spool = await Spool.open(gatewayDbs[0]!);
+    try {
+      const registry = new DeviceRegistry(spool.db, BENCH_SCRYPT);
+      for (const id of o.deviceIds)
+        secrets.set(id, await registry.add(id, newSecret(), 'generated'));
+    } finally {
+      await spool.close();
     }
-  } finally {
-    await spool.close();
   }
   const logs = join(o.dir, 'logs');
   const nodeArgs = o.nodeArgs ?? [];
@@ -98,7 +115,12 @@ export async function startPipeline(o: {
     const n = await startNode(
       'notary',
       'notary-1',
-      notaryConfig(o.dir, pki, notary, [gw.p]),
+      notaryConfig(
+        o.dir,
+        pki,
+        notary,
+        gws.map((g) => g.p),
+      ),
       notary.httpPort,
       logs,
       60_000,
@@ -106,25 +128,31 @@ export async function startPipeline(o: {
     );
     track(n.child);
     nodes.push(n);
-    const g = await startNode(
-      'gateway',
-      'gw-1',
-      gatewayConfig(o.dir, pki, gw, notary, BATCH),
-      gw.httpPort,
-      logs,
-      60_000,
-      nodeArgs,
-    );
-    track(g.child);
-    nodes.push(g);
+    for (const gw of gws) {
+      const file = gatewayConfig(o.dir, pki, gw, notary, BATCH);
+      if (o.externalBroker !== undefined) {
+        const cfg = JSON.parse(readFileSync(file, 'utf8'));
+        cfg.devices = {
+          external: { url: o.externalBroker, clientId: gw.p.id, shareGroup: 'site' },
+        };
+        writeFileSync(file, JSON.stringify(cfg, null, 2));
+      }
+      const g = await startNode('gateway', gw.p.id, file, gw.httpPort, logs, 60_000, nodeArgs);
+      track(g.child);
+      nodes.push(g);
+    }
   } catch (err) {
     for (const n of nodes) await stopNode(n, 5000);
     throw err;
   }
-  const [notaryNode, gatewayNode] = nodes as [RunningNode, RunningNode];
+  const [notaryNode, gatewayNode, ...others] = nodes as [RunningNode, RunningNode];
+  const gatewayNodes = [gatewayNode, ...others];
+  const gw = gws[0]!;
   return {
-    deviceUrl: `mqtt://127.0.0.1:${gw.devicePort}`,
-    gatewayDb,
+    deviceUrl: o.externalBroker ?? `mqtt://127.0.0.1:${gw.devicePort}`,
+    gatewayDb: gatewayDbs[0]!,
+    gatewayDbs,
+    gatewayPids: () => gatewayNodes.map((g) => g.child.pid ?? 0),
     secrets,
     pki,
     gatewayPid: () => gatewayNode.child.pid ?? 0,
@@ -135,7 +163,7 @@ export async function startPipeline(o: {
       await stopNode(notaryNode, 10_000);
     },
     async stop() {
-      await stopNode(gatewayNode, 20_000);
+      await Promise.all(gatewayNodes.map((g) => stopNode(g, 20_000)));
       await stopNode(notaryNode, 10_000);
     },
   };

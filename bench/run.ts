@@ -9,6 +9,7 @@ import { parseBenchFlags } from './flags.js';
 import { benchHsm } from './hsm.js';
 import { benchThroughput, THROUGHPUT_FULL, THROUGHPUT_QUICK } from './throughput.js';
 import { printThroughput, withTempDir } from './throughput-report.js';
+import { benchVerify } from './verify.js';
 
 const flags = usage(() => parseBenchFlags(process.argv.slice(2)));
 
@@ -63,7 +64,12 @@ async function benchMicro() {
   ]);
   table('Merkle root over 100k leaves (ms)', [core.merkle]);
   table('Proof sizes (bytes, CBOR)', [core.proofs]);
-  return { hsm, core, ratios };
+  const verify = await benchVerify({ quick });
+  table(
+    `Export verification (${verify.entries} entries; 2 ECDSA verifies per block) against ECDSA P-256 and SHA-256 on this machine`,
+    [verify],
+  );
+  return { hsm, core, ratios, verify };
 }
 
 const log = (line: string) =>
@@ -88,11 +94,13 @@ const result = {
   seconds: Math.round((performance.now() - started) / 1000),
   hsm: micro?.hsm ?? null,
   core: micro?.core ?? null,
+  verify: micro?.verify ?? null,
   e2e,
   throughput,
   ratios: {
     ...micro?.ratios,
     verifierVsSha256: micro?.core.verifier.ratio ?? null,
+    exportVerifyVsAllCoreEcdsa: micro?.verify.ratioToAllCoreEcdsa ?? null,
     fullVsAedes: e2e?.ratios.fullVsAedes ?? null,
     fullVsMosquitto: e2e?.ratios.fullVsMosquitto ?? null,
     cpuFullVsAedesClinic: throughput.ratios.clinicFullVsAedes,

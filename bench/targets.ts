@@ -57,8 +57,9 @@ export async function startAedes(): Promise<Target> {
  * neither broker writes to disk; a deeper queue than the default 1000 so a subscriber
  * that falls behind for a moment is not dropped messages (aedes never drops them).
  */
-export function mosquittoConfig(port: number): string {
+export function mosquittoConfig(port: number, extra: readonly string[] = []): string {
   return [
+    ...extra,
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
     'persistence false',
@@ -89,11 +90,14 @@ async function listening(port: number, child: ChildProcess, timeoutMs: number): 
   }
 }
 
-export async function startMosquitto(dir: string): Promise<Target | undefined> {
+export async function startMosquitto(
+  dir: string,
+  extra: readonly string[] = [],
+): Promise<Target | undefined> {
   if (!existsSync(MOSQUITTO)) return undefined;
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, mosquittoConfig(port));
+  writeFileSync(conf, mosquittoConfig(port, extra));
   const child = track(spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] }));
   await listening(port, child, 10_000);
   return { url: `mqtt://127.0.0.1:${port}`, pid: child.pid ?? 0, stop: () => stopChild(child) };

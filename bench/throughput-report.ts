@@ -32,6 +32,12 @@ export function printThroughput(
     t.steps.map(row),
   );
   table("At the pipeline's saturation step", three(t.saturation));
+  if (t.external.length > 0) {
+    table(
+      'Through Mosquitto (existing-broker path), 1, 2 and 4 gateway processes on one shared subscription',
+      t.external.map(row),
+    );
+  }
   table('CPU per reading, full/aedes; maximum sustained receipted', [
     { ...t.ratios, maxSustainedPerSec: t.maxSustainedPerSec },
   ]);

@@ -7,7 +7,9 @@
  * CPU is the kernel's utime + stime of each target's process tree over the window
  * (pipeline: gateway + its HSM signer child + notary + the notary's signer).
  */
+import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { treeCpuSeconds } from './cpu.js';
 import { perSecond, ratio } from './latency.js';
 import { type ProcsLoadResult, procsDeviceIds, runLoadProcs } from './load-procs.js';
@@ -23,15 +25,20 @@ export interface ThroughputSettings {
   readonly steps: readonly number[];
   readonly stepDevices: number;
   readonly loadProcs: number;
+  /** Gateway processes behind Mosquitto, one run each. */
+  readonly gateways: readonly number[];
 }
 
-const STEPS = [5000, 7500, 11_000, 16_000, 24_000, 36_000, 54_000];
+const STEPS = [2000, 3000, 5000, 7500, 11_000, 16_000, 24_000, 36_000, 54_000];
 export const THROUGHPUT_QUICK: ThroughputSettings = {
   warmupMs: 2000,
-  windowMs: 5000,
+  // Blocks of 1000 readings receipted seconds later on a loaded machine: a shorter
+  // window catches too few of them.
+  windowMs: 10_000,
   steps: STEPS,
   stepDevices: 250,
   loadProcs: 2,
+  gateways: [1, 2, 4],
 };
 export const THROUGHPUT_FULL: ThroughputSettings = {
   ...THROUGHPUT_QUICK,
@@ -74,10 +81,61 @@ export interface ThroughputBench {
     readonly mosquitto: CpuFigure | null;
     readonly full: CpuFigure;
   };
+  /**
+   * Through Mosquitto (the existing-broker path) at the saturation step's offered load:
+   * 1, 2 and 4 gateway processes on one shared subscription; CPU includes Mosquitto.
+   * Empty when Mosquitto is not installed.
+   */
+  readonly external: readonly (CpuFigure & { readonly gateways: number })[];
   readonly ratios: {
     readonly clinicFullVsAedes: number | null;
     readonly saturationFullVsAedes: number | null;
+    /** Sustained, one gateway through Mosquitto / the embedded path's maximum. */
+    readonly externalVsEmbedded: number | null;
   };
+}
+
+/** The existing broker's settings for the gateway: in flight up to its Receive Maximum. */
+const EXTERNAL_MOSQUITTO = ['max_inflight_messages 1000'];
+
+async function externalRuns(
+  dir: string,
+  offeredPerSec: number,
+  s: ThroughputSettings,
+  log: (l: string) => void,
+) {
+  const out: (CpuFigure & { gateways: number })[] = [];
+  for (const k of s.gateways) {
+    const sub = join(dir, `external-${k}`);
+    mkdirSync(join(sub, 'logs'), { recursive: true });
+    const broker = await startMosquitto(sub, EXTERNAL_MOSQUITTO);
+    if (broker === undefined) return out;
+    try {
+      log(`  ${k} gateway(s) behind Mosquitto at ${offeredPerSec}/s ...`);
+      const nodes = await startPipeline({
+        dir: sub,
+        deviceIds: [],
+        externalBroker: broker.url,
+        gateways: k,
+      });
+      try {
+        const run: Run = {
+          idPrefix: `x${k}`,
+          devices: s.stepDevices,
+          offeredPerSec,
+          procs: s.loadProcs,
+        };
+        const f = await pipelineRun(nodes, run, s, `${k} gateway(s) via Mosquitto`, broker.pid);
+        out.push({ ...f, gateways: k });
+      } finally {
+        await nodes.stop();
+        nodes.pki.sandbox.cleanup();
+      }
+    } finally {
+      await broker.stop();
+    }
+  }
+  return out;
 }
 
 interface Run {
@@ -156,8 +214,18 @@ async function forwarder(name: string, target: Target, run: Run, s: ThroughputSe
   }
 }
 
-async function pipelineRun(nodes: PipelineNodes, run: Run, s: ThroughputSettings) {
-  const pids = () => [nodes.gatewayPid(), nodes.notaryPid()];
+async function pipelineRun(
+  nodes: PipelineNodes,
+  run: Run,
+  s: ThroughputSettings,
+  name = 'full pipeline',
+  brokerPid?: number,
+) {
+  const pids = () => [
+    ...nodes.gatewayPids(),
+    nodes.notaryPid(),
+    ...(brokerPid === undefined ? [] : [brokerPid]),
+  ];
   const cpuNow = () => pids().reduce((t, p) => t + treeCpuSeconds(p), 0);
   let c0 = 0;
   let cpu = 0;
@@ -183,14 +251,18 @@ async function pipelineRun(nodes: PipelineNodes, run: Run, s: ThroughputSettings
     },
   });
   await drained(nodes, 60_000);
-  const rows = await readReceipts(nodes.gatewayDb, run.idPrefix);
-  const receipted = perSecond(receiptedBetween(rows, wall0, wall1), wall1 - wall0);
-  return figure('full pipeline', load, receipted, cpu, wall1 - wall0, rssMB);
+  let inWindow = 0;
+  for (const db of nodes.gatewayDbs) {
+    inWindow += receiptedBetween(await readReceipts(db, run.idPrefix), wall0, wall1);
+  }
+  const receipted = perSecond(inWindow, wall1 - wall0);
+  return figure(name, load, receipted, cpu, wall1 - wall0, rssMB);
 }
 
 async function drained(nodes: PipelineNodes, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    // The first gateway's backlog (behind a shared subscription the others drain alike).
     const m = await nodes.gatewayMetrics();
     if ((m.medchain_gateway_spool_backlog_readings ?? 1) === 0) return;
     await new Promise((r) => setTimeout(r, 200));
@@ -257,13 +329,17 @@ export async function benchThroughput(o: {
   const satFull = steps[satIndex]!;
   const clinic = await forwarders(o.dir, clinicRun, s, o.log);
   const sat = await forwarders(o.dir, { ...stepRuns[satIndex]!, idPrefix: 'fw' }, s, o.log);
+  const maxSustained = Math.max(...steps.map((f) => f.sustainedPerSec));
+  const external = await externalRuns(o.dir, satFull.offeredPerSec, s, o.log);
   return {
     settings: s,
     clinic: { ...clinic, full: clinicFull },
     steps,
-    maxSustainedPerSec: Math.max(...steps.map((f) => f.sustainedPerSec)),
+    maxSustainedPerSec: maxSustained,
     saturation: { ...sat, full: satFull },
+    external,
     ratios: {
+      externalVsEmbedded: ratio(external[0]?.sustainedPerSec ?? 0, maxSustained),
       clinicFullVsAedes: ratio(clinicFull.usPerReading, clinic.aedes.usPerReading),
       saturationFullVsAedes: ratio(satFull.usPerReading, sat.aedes.usPerReading),
     },

@@ -77,3 +77,11 @@ export async function anchorCovering(db: Queryable, height: number): Promise<Anc
   );
   return r ? toAnchor(r) : undefined;
 }
+
+/** The `limit` most recent anchors, newest first (console). */
+export async function recentAnchors(db: Queryable, limit: number): Promise<Anchor[]> {
+  const rows = await db.all<AnchorRow>('SELECT * FROM anchors ORDER BY upstream_seq DESC LIMIT ?', [
+    limit,
+  ]);
+  return rows.map(toAnchor);
+}

@@ -335,6 +335,11 @@ export class ChainStore {
     return anchors.allAnchors(this.db);
   }
 
+  /** The `limit` most recent anchors, newest first. */
+  recentAnchors(limit: number): Promise<Anchor[]> {
+    return anchors.recentAnchors(this.db, limit);
+  }
+
   lastAnchor(): Promise<Anchor | undefined> {
     return anchors.lastAnchor(this.db);
   }

@@ -14,32 +14,29 @@ import type { ChainStore } from './chain-store.js';
 import { certSummary, checkpointOf, entryLink, hex, signedBy } from './console-view.js';
 import { storedCrls } from './crl-log.js';
 
-const RECENT_CHECKPOINTS = 100;
+/** Rows of each list page: the most recent ones (the export has them all). */
+const RECENT = 100;
+/** CRLs shown, newest first. */
+const RECENT_CRLS = 20;
 
 export async function checkpointsPage(store: ChainStore): Promise<Html> {
   const certs = await store.certificates();
-  const rows = await store.recentCheckpoints(RECENT_CHECKPOINTS);
-  return html`<p>the ${RECENT_CHECKPOINTS} most recent, newest first</p>${table(
+  const rows = await store.recentCheckpoints(RECENT);
+  return html`<p>the ${RECENT} most recent, newest first</p>${table(
     ['size', 'time (signed)', 'head H(size)', 'Merkle root', 'signature'],
     rows.map((r) => {
       const c = checkpointOf(r.checkpoint);
       const sig = signedBy(r.checkpoint, certs);
       return c
-        ? [
-            c.size > 0 ? entryLink(c.size) : 0,
-            iso(c.time),
-            hex(c.head),
-            hex(c.logRoot),
-            verdict(sig.ok, sig.text),
-          ]
+        ? [entryLink(c.size), iso(c.time), hex(c.head), hex(c.logRoot), verdict(sig.ok, sig.text)]
         : [r.size, iso(r.at), '', '', verdict(false, 'does not decode')];
     }),
   )}`;
 }
 
 export async function anchorsPage(store: ChainStore): Promise<Html> {
-  const anchors = (await store.anchors()).reverse();
-  return html`<p>this chain's checkpoints submitted as blocks to the regional notary, newest first</p>${table(
+  const anchors = await store.recentAnchors(RECENT);
+  return html`<p>the ${RECENT} most recent of this chain's checkpoints submitted as blocks to the regional notary, newest first</p>${table(
     [
       'anchor seq',
       'checkpoint size',
@@ -106,7 +103,7 @@ export async function equivocationsPage(store: ChainStore): Promise<Html> {
 export async function crlsPage(store: ChainStore): Promise<Html> {
   const known = new Map((await store.certificates()).map((c) => [certSummary(c.der).serial, c]));
   const out: Html[] = [];
-  for (const stored of (await storedCrls(store.db)).reverse()) {
+  for (const stored of (await storedCrls(store.db)).reverse().slice(0, RECENT_CRLS)) {
     const crl = new X509Crl(stored.der);
     const revoked = crl.entries.map((e) => {
       const serial = e.serialNumber.toLowerCase();
@@ -131,5 +128,6 @@ export async function crlsPage(store: ChainStore): Promise<Html> {
       ])}${table(['serial', 'revoked at', 'reason', 'certificate', 'kid'], revoked)}`,
     );
   }
-  return out.length ? html`${out}` : html`<p class="muted">no CRL installed</p>`;
+  if (out.length === 0) return html`<p class="muted">no CRL installed</p>`;
+  return html`<p>the ${RECENT_CRLS} most recent CRLs the notary installed, newest first</p>${out}`;
 }

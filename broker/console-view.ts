@@ -95,4 +95,6 @@ export function checkpointOf(bytes: Uint8Array): Checkpoint | undefined {
   return c.ok ? c.value : undefined;
 }
 
-export const entryLink = (h: number): Html => html`<a href="/console/entry/${h}">${h}</a>`;
+/** A link to entry `h`; size 0 (an empty chain's checkpoint or anchor) has no entry. */
+export const entryLink = (h: number): Html =>
+  h >= 1 ? html`<a href="/console/entry/${h}">${h}</a>` : html`${h}`;

@@ -6,7 +6,15 @@
  * A malformed parameter is a 400 page, an unknown height or gateway a 404 page.
  */
 import type { ServerResponse } from 'node:http';
-import { ConsoleError, errorPage, type Html, page, sendHtml } from '../ops/html.js';
+import type { Counter, Registry } from 'prom-client';
+import {
+  ConsoleError,
+  consoleErrorCounter,
+  errorPage,
+  type Html,
+  page,
+  sendHtml,
+} from '../ops/html.js';
 import type { Logger } from '../ops/log.js';
 import type { ChainStore } from './chain-store.js';
 import {
@@ -25,12 +33,14 @@ type Render = (m: RegExpExecArray, q: URLSearchParams) => Promise<[title: string
 export class NotaryConsole {
   readonly #store: ChainStore;
   readonly #log: Logger | undefined;
+  readonly #errors: Counter<'code'>;
   readonly #routes: [RegExp, Render][];
   #id: string | undefined;
 
-  constructor(store: ChainStore, log?: Logger) {
+  constructor(store: ChainStore, registry: Registry, log?: Logger) {
     this.#store = store;
     this.#log = log;
+    this.#errors = consoleErrorCounter(registry, 'medchain_notary');
     const s = store;
     this.#routes = [
       [/^\/console\/?$/, async () => ['Overview', await overviewPage(s, await this.#notaryId())]],
@@ -86,10 +96,12 @@ export class NotaryConsole {
       }
       throw new ConsoleError(404, `no console page ${url.pathname}`);
     } catch (err) {
-      if (!(err instanceof ConsoleError))
-        this.#log?.error({ err, url: url.pathname }, 'console page failed');
-      const [status, html] = errorPage(err, banner, NAV);
-      sendHtml(res, status, html);
+      const e = errorPage(err, banner, NAV);
+      this.#errors.inc({ code: e.code });
+      if (e.status === 500) this.#log?.error({ err, path: url.pathname }, 'console page failed');
+      else
+        this.#log?.info({ code: e.code, path: url.pathname.slice(0, 200) }, 'console: error page');
+      sendHtml(res, e.status, e.html);
     }
   }
 }

@@ -232,7 +232,15 @@ async function run(
         const v = await verifyEquivocation(
           item,
           h === undefined ? undefined : internals[h - 1],
-          (cose) => j.signerOf(cose, roles, item.gateway, at, 'equivocation', h),
+          async (cose) => {
+            try {
+              return await j.signerOf(cose, roles, item.gateway, at, 'equivocation', h);
+            } catch (err) {
+              if (!(err instanceof Fail)) throw err;
+              const why = `${item.gateway} seq ${item.seq}: conflicting header: ${err.message}`;
+              throw new Fail('equivocation', h, why);
+            }
+          },
         );
         if (!v.ok)
           throw new Fail('equivocation', h, `${item.gateway} seq ${item.seq}: ${v.detail}`);

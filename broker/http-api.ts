@@ -26,6 +26,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fromHex, toHex } from '../core/bytes.js';
+import { STRUCTURE_DEFINITIONS } from '../fhir/structure-definitions.js';
 import type { Logger } from '../ops/log.js';
 import { anchorCovering } from './anchor-lookup.js';
 import type { ChainStore } from './chain-store.js';
@@ -40,6 +41,10 @@ export interface HttpApiOptions {
   readonly metrics: NotaryMetrics;
   readonly latestCheckpoint: () => Uint8Array | undefined;
   readonly ready: () => boolean;
+  /** Lines appended to the /readyz body: warnings that do not make the notary unready. */
+  readonly readyNotes?: () => string[];
+  /** Called before /metrics renders: gauges that depend on the clock are set then. */
+  readonly beforeScrape?: () => void;
   readonly host?: string;
   readonly port: number;
   readonly log?: Logger | undefined;
@@ -69,6 +74,14 @@ function intParam(q: URLSearchParams, name: string, fallback?: number): number {
   return Number(v);
 }
 
+/** The StructureDefinition of one of medchain's FHIR extensions (docs/FHIR.md). */
+function structureDefinition(path: string): Record<string, unknown> {
+  const id = path.slice('/fhir/StructureDefinition/'.length);
+  const sd = STRUCTURE_DEFINITIONS.get(id);
+  if (sd === undefined) throw new HttpError(404, `no StructureDefinition ${id}`);
+  return sd;
+}
+
 type Handler = (q: URLSearchParams, path: string) => Promise<unknown>;
 
 export class HttpApi {
@@ -79,7 +92,7 @@ export class HttpApi {
 
   private constructor(o: HttpApiOptions) {
     this.#o = o;
-    this.#console = new NotaryConsole(o.store, o.log);
+    this.#console = new NotaryConsole(o.store, o.metrics.registry, o.log);
     this.#routes = [
       [/^\/checkpoint$/, () => this.#checkpoint()],
       [/^\/entries$/, (q) => this.#entries(q)],
@@ -90,6 +103,7 @@ export class HttpApi {
       [/^\/feed$/, (q) => this.#feed(q)],
       [/^\/certificate\/[0-9a-f]{64}$/, (_q, p) => this.#certificate(p.slice(13))],
       [/^\/openapi\.json$/, async () => NOTARY_OPENAPI],
+      [/^\/fhir\/StructureDefinition\/[a-z-]{1,64}$/, async (_q, p) => structureDefinition(p)],
     ];
     this.server = createServer((req, res) => void this.#handle(req, res));
   }
@@ -111,6 +125,7 @@ export class HttpApi {
     try {
       if (req.method !== 'GET') throw new HttpError(405, 'read-only API: GET only');
       if (url.pathname === '/metrics') {
+        this.#o.beforeScrape?.();
         const text = await this.#o.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': this.#o.metrics.registry.contentType }).end(text);
         return;
@@ -118,7 +133,8 @@ export class HttpApi {
       if (url.pathname === '/healthz') return void res.writeHead(200).end('ok\n');
       if (url.pathname === '/readyz') {
         const ok = this.#o.ready();
-        return void res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
+        const notes = (this.#o.readyNotes?.() ?? []).map((n) => `${n}\n`).join('');
+        return void res.writeHead(ok ? 200 : 503).end(`${ok ? 'ready' : 'not ready'}\n${notes}`);
       }
       if (url.pathname === '/console' || url.pathname.startsWith('/console/')) {
         return await this.#console.handle(url, res);

@@ -7,6 +7,12 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export class NotaryMetrics {
   lastCheckpointAt = 0;
   readonly registry = new Registry();
+  readonly certificateExpiry = new Gauge({
+    name: 'medchain_notary_certificate_expiry_seconds',
+    help: 'Seconds until the certificate expires (negative once expired); warning under 30 days',
+    labelNames: ['certificate'] as const,
+    registers: [this.registry],
+  });
   readonly entries = new Gauge({
     name: 'medchain_notary_entries',
     help: 'Chain size: entries registered',

@@ -6,8 +6,10 @@
  * the registrar so every accepted submission gets its answer.
  */
 
+import { assertNotExpired, type CertificateExpiry, certificateExpiry } from '../ca/expiry.js';
 import type { Role } from '../ca/identity.js';
 import type { X509Crl } from '../ca/x509.js';
+import { X509Certificate } from '../ca/x509.js';
 import { kidOfCertificate } from '../core/kid.js';
 import type { Signer } from '../core/signer.js';
 import type { AuthLimiterOptions } from '../ops/auth-limiter.js';
@@ -81,6 +83,7 @@ export class Notary {
   static async start(o: NotaryOptions): Promise<Notary> {
     const metrics = o.metrics ?? new NotaryMetrics();
     const log = o.log;
+    const expiry = watchExpiry(o, metrics, log);
     const store = await ChainStore.open(o.dbPath);
     const kid = kidOfCertificate(o.signingCert);
     if (Buffer.compare(Buffer.from(kid), Buffer.from(o.signer.kid)) !== 0) {
@@ -158,7 +161,18 @@ export class Notary {
             store,
             metrics,
             latestCheckpoint: () => cp.latest,
-            ready: () => notary !== undefined && !notary.#stopped && b.server.listening,
+            ready: () =>
+              notary !== undefined &&
+              !notary.#stopped &&
+              b.server.listening &&
+              !expiry().some((e) => e.state === 'expired'),
+            beforeScrape: () => void expiry(),
+            readyNotes: () =>
+              expiry()
+                .filter((e) => e.state !== 'ok')
+                .map(
+                  (e) => `certificate ${e.name} ${e.state}: notAfter ${e.notAfter.toISOString()}`,
+                ),
             port: o.http.port,
             ...(o.http.host === undefined ? {} : { host: o.http.host }),
             log,
@@ -193,4 +207,35 @@ export class Notary {
     await this.http?.close();
     await this.store.close();
   }
+}
+
+/**
+ * The notary's signing and TLS certificates: refuses to start on an expired one
+ * (CA_CERT_EXPIRED), warns once for one expiring within 30 days, and returns a probe
+ * that refreshes the gauge each time /readyz or the caller asks.
+ */
+function watchExpiry(
+  o: NotaryOptions,
+  metrics: NotaryMetrics,
+  log: Logger | undefined,
+): () => CertificateExpiry[] {
+  const certs: [string, X509Certificate][] = [
+    ['signing', new X509Certificate(Buffer.from(o.signingCert))],
+    ['tls', new X509Certificate(o.tls.cert)],
+  ];
+  const probe = () =>
+    certs.map(([name, c]) => {
+      const e = certificateExpiry(name, c);
+      metrics.certificateExpiry.set({ certificate: name }, e.secondsLeft);
+      return e;
+    });
+  const now = probe();
+  assertNotExpired(now, `notary '${o.notaryId}'`);
+  for (const e of now.filter((x) => x.state === 'expiring')) {
+    log?.warn(
+      { certificate: e.name, notAfter: e.notAfter.toISOString() },
+      'certificate expires within 30 days: renew it (medchain ca renew)',
+    );
+  }
+  return probe;
 }

@@ -109,6 +109,24 @@ export const NOTARY_OPENAPI = {
         responses: { '200': json(ref('Certificate')), ...e404 },
       },
     },
+    '/fhir/StructureDefinition/{id}': {
+      get: {
+        summary: "The StructureDefinition of one of medchain's FHIR extensions (docs/FHIR.md)",
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              resourceType: { const: 'StructureDefinition' },
+              id: { type: 'string' },
+              url: { type: 'string' },
+            },
+            required: ['resourceType', 'id', 'url'],
+          }),
+          ...e404,
+        },
+      },
+    },
     '/openapi.json': {
       get: { summary: 'This description', responses: { '200': json({ type: 'object' }) } },
     },

@@ -24,7 +24,7 @@ import {
 import { assertReason, type RevocationReason } from './reasons.js';
 import * as store from './store.js';
 import { type DigestSigner, tokenKeyPair, tokenPrivateKey } from './token-crypto.js';
-import { X509Certificate } from './x509.js';
+import { SubjectAlternativeNameExtension, X509Certificate } from './x509.js';
 
 export type { CertificateRecord, RevocationRecord } from './store.js';
 
@@ -218,6 +218,21 @@ export class CertificateAuthority {
     const hosts = assertHostNames(opts.hosts ?? {}, purpose);
     const spki = await requestedKey(role, id, opts);
     const span = validity({ ...opts, defaultDays: DEFAULT_LEAF_DAYS });
+    return this.#issue({ role, id, spki, purpose, hosts, span });
+  }
+
+  /** The shared tail of issue() and renew(): checks, then duplicate check and insert in one transaction. */
+  async #issue(o: {
+    role: LeafRole;
+    id: string;
+    spki: Uint8Array;
+    purpose: Purpose;
+    hosts: HostNames;
+    span: { notBefore: Date; notAfter: Date };
+    /** Renewal: unrevoked certificates for this same key are not duplicates. */
+    sameKeyAs?: Buffer | undefined;
+  }): Promise<Issued> {
+    const { role, id, purpose, span } = o;
     if (span.notAfter.getTime() > this.root.notAfter.getTime()) {
       throw new CaError(
         CaCode.Validity,
@@ -226,9 +241,11 @@ export class CertificateAuthority {
     }
     const signer = this.#requireSigner();
     return this.db.transaction(async (tx) => {
-      const existing = (await store.findUnrevoked(tx, role, id)).filter(
-        (c) => purposeOf(new X509Certificate(c.pem)) === purpose,
-      );
+      const existing = (await store.findUnrevoked(tx, role, id)).filter((c) => {
+        const x = new X509Certificate(c.pem);
+        if (purposeOf(x) !== purpose) return false;
+        return !(o.sameKeyAs && Buffer.from(x.publicKey.rawData).equals(o.sameKeyAs));
+      });
       if (existing.length > 0) {
         throw new CaError(
           CaCode.DuplicateId,
@@ -241,11 +258,11 @@ export class CertificateAuthority {
         id,
         org: this.meta.org,
         serial: randomSerial(),
-        spki,
+        spki: o.spki,
         root: this.root,
         signingKey: tokenPrivateKey(signer, this.meta.keyLabel),
         purpose,
-        hosts,
+        hosts: o.hosts,
         crlUrl: this.meta.crlUrl,
       });
       if (!(await cert.verify({ publicKey: this.root.publicKey, signatureOnly: true }))) {
@@ -254,6 +271,48 @@ export class CertificateAuthority {
       const record = recordOf(cert, role, id, new Date().toISOString());
       await store.insertCertificate(tx, record);
       return { record, certificate: cert };
+    });
+  }
+
+  /**
+   * Renewal: a new certificate for the same key, role, id, purpose and host names as
+   * an unrevoked one (the key's possession was proven when that one was issued). The
+   * old certificate is not revoked: it stays valid for what it signed until its own
+   * notAfter, and the participant switches files at its next restart.
+   */
+  async renew(
+    serialInput: string,
+    opts: { days?: number | undefined; now?: Date | undefined } = {},
+  ): Promise<Issued> {
+    const serial = normaliseSerial(serialInput);
+    const old = await store.getCertificate(this.db, serial);
+    if (!old) {
+      throw new CaError(
+        CaCode.SerialUnknown,
+        `no certificate with serial ${serial}; check 'medchain ca list'.`,
+      );
+    }
+    if (old.role === 'ca' || old.revocation) {
+      throw new CaError(
+        CaCode.BadInput,
+        old.role === 'ca'
+          ? 'the root is not renewed; a new root is a new CA.'
+          : `certificate ${serial} was revoked (${old.revocation?.reason}): issue a new one from a CSR instead.`,
+      );
+    }
+    const cert = new X509Certificate(old.pem);
+    const san = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
+    return this.#issue({
+      role: old.role,
+      id: old.id,
+      spki: new Uint8Array(cert.publicKey.rawData),
+      purpose: purposeOf(cert),
+      hosts: {
+        dns: san.filter((n) => n.type === 'dns').map((n) => n.value),
+        ip: san.filter((n) => n.type === 'ip').map((n) => n.value),
+      },
+      span: validity({ days: opts.days, now: opts.now, defaultDays: DEFAULT_LEAF_DAYS }),
+      sameKeyAs: Buffer.from(cert.publicKey.rawData),
     });
   }
 

@@ -19,6 +19,7 @@ export const CaCode = {
   ProofOfPossession: 'CA_NO_PROOF_OF_POSSESSION',
   PublishFailed: 'CA_PUBLISH_FAILED',
   BadInput: 'CA_BAD_INPUT',
+  CertExpired: 'CA_CERT_EXPIRED',
 } as const;
 export type CaCode = (typeof CaCode)[keyof typeof CaCode];
 

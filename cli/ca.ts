@@ -261,6 +261,26 @@ export function caCommand(): Command {
         }),
     );
 
+  tokenOptions(ca.command('renew'))
+    .description(
+      'renew a certificate for the same key, role, id, purpose and host names (the old one is not revoked)',
+    )
+    .requiredOption('--db <file>', 'CA database')
+    .requiredOption('--serial <hex>', 'serial of the certificate to renew (as `ca list` prints it)')
+    .option('--days <n>', 'validity in days', days, 365)
+    .requiredOption('--out <file>', 'certificate output (PEM)')
+    .action((o: TokenFlags & { db: string; serial: string; days: number; out: string }) =>
+      withToken(o, (t) =>
+        withCa(o.db, t, async (authority) => {
+          const { record, certificate } = await authority.renew(o.serial, { days: o.days });
+          await writeFile(o.out, `${certificate.toString('pem')}\n`);
+          print(
+            `renewed ${record.role} '${record.id}': serial ${record.serial}, valid until ${record.notAfter}, written to ${o.out}`,
+          );
+        }),
+      ),
+    );
+
   ca.command('list')
     .description('list issued certificates and their revocation status (no token needed)')
     .requiredOption('--db <file>', 'CA database')

@@ -131,6 +131,12 @@ async function runDemo(o: DemoFlags): Promise<void> {
       devices.push({ g, plan });
     }
     say(
+      '  web consoles (read-only, up while the demo runs; the gateway consoles answer loopback only):',
+    );
+    for (const n of [regional, ...notaries, ...gateways]) {
+      say(`    ${n.p.role} ${n.p.id}: http://127.0.0.1:${n.httpPort}/console`);
+    }
+    say(
       `  ${devices.reduce((s, d) => s + d.plan.length, 0)} simulated devices publishing for ${seconds} s (Ctrl-C ends early)`,
     );
     for (const [i, { g, plan }] of devices.entries()) {
@@ -204,7 +210,7 @@ async function runDemo(o: DemoFlags): Promise<void> {
       const r = await readAsReader(dir, n.p.id, exported.get(n)!.file, 'reader-1', pki.rootPath);
       fhir.push(r);
       say(
-        `    ${n.p.id.padEnd(10)} ${r.ok ? `${r.readings} readings, ${r.observations} Observations -> ${r.dir}/manifest.json` : `FAILED ${r.detail}`}`,
+        `    ${n.p.id.padEnd(10)} ${r.ok ? `${r.readings} readings, ${r.observations} Observations -> ${r.dir}/manifest.json; Observation ${r.checked?.observation.slice(0, 12)}… -> Provenance -> ${r.checked?.readings} reading proofs: OK` : `FAILED ${r.detail}`}`,
       );
     }
     const observations = fhir.reduce((s, r) => s + r.observations, 0);

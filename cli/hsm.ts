@@ -104,14 +104,19 @@ export function hsmCommand(): Command {
             sensitive: k.sensitive,
             extractable: k.extractable,
             neverExtractable: k.neverExtractable,
+            attributes: k.attributes,
             spkiSha256: createHash('sha256').update(k.publicKey.spki).digest('hex'),
           };
         });
         if (o.json) return print(JSON.stringify({ token: t.label, keys }, null, 2));
         print(`token '${t.label}': ${keys.length} key(s)`);
         for (const k of keys) {
+          // As the token reports them ('?' where it does not know the attribute).
+          const attrs = Object.entries(k.attributes)
+            .map(([name, v]) => `${name}=${v ?? '?'}`)
+            .join(' ');
           print(
-            `  ${k.label}  usage=${k.usage.join(',')} sensitive=${k.sensitive} extractable=${k.extractable} spki-sha256=${k.spkiSha256}`,
+            `  ${k.label}  usage=${k.usage.join(',')} sensitive=${k.sensitive} extractable=${k.extractable} ${attrs} spki-sha256=${k.spkiSha256}`,
           );
         }
       }),

@@ -11,7 +11,20 @@ import { writeExport } from '../broker/export.js';
 import { openNotarySigner, runNotary } from '../broker/run.js';
 import { MedchainError } from '../core/errors.js';
 import { kidOfCertificate } from '../core/kid.js';
+import { DbLock } from '../ops/db-lock.js';
 import { createLogger } from '../ops/log.js';
+
+/** A catch handler that releases what was opened before rethrowing. */
+function release(
+  lock: DbLock | undefined,
+  child?: { close(): Promise<void> },
+): (err: unknown) => Promise<never> {
+  return async (err) => {
+    await child?.close();
+    await lock?.release();
+    throw err;
+  };
+}
 
 function print(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -61,12 +74,16 @@ export function notaryCommand(): Command {
       "the notary's config: open its token to sign a checkpoint at the current size (stopped notary only)",
     )
     .action(async (flags: { db?: string; out: string; config?: string }) => {
-      const config = flags.config ? loadNotaryConfig(flags.config) : undefined;
+      // `notary --config` is also the parent's option, which commander gives to the parent.
+      const configPath = flags.config ?? cmd.opts<{ config?: string }>().config;
+      const config = configPath ? loadNotaryConfig(configPath) : undefined;
       const db = flags.db ?? config?.db;
       if (!db) throw new MedchainError('CLI_USAGE', 'give --db, or --config naming the db');
       const log = createLogger({ name: 'notary-export', level: config?.logLevel ?? 'warn' });
-      const token = config ? await openNotarySigner(config, log) : undefined;
-      const store = await ChainStore.open(db);
+      // Signing a checkpoint writes to the chain: only with the notary stopped (STORE_IN_USE otherwise).
+      const lock = config ? await DbLock.acquire(db, 'notary') : undefined;
+      const token = config ? await openNotarySigner(config, log).catch(release(lock)) : undefined;
+      const store = await ChainStore.open(db).catch(release(lock, token?.child));
       try {
         // A checkpoint signed here must find its certificate in the export.
         if (token) {
@@ -84,6 +101,7 @@ export function notaryCommand(): Command {
       } finally {
         await store.close();
         await token?.child.close();
+        await lock?.release();
       }
     });
 

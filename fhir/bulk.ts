@@ -14,16 +14,6 @@ import { StripBuilder } from './strip.js';
  * Provenances' targets, agents and Binaries.
  */
 
-/** Output order: what is referenced before what references it. */
-export const RESOURCE_TYPES: readonly ResourceType[] = [
-  'Patient',
-  'Device',
-  'DeviceMetric',
-  'Observation',
-  'Provenance',
-  'Binary',
-];
-
 interface BlockNote {
   readonly block: OpenedBlock;
   readonly proven: readonly string[];
@@ -71,7 +61,7 @@ export class BulkExport {
     this.#blocks.push({ block: b, proven });
   }
 
-  /** Closes the open strips; the resources by type, in RESOURCE_TYPES order. */
+  /** Closes the open strips; the resources by type, referenced types first (output order). */
   finish(): Map<ResourceType, Resource[]> {
     this.#take(this.#strips.finish());
     const provenances: Provenance[] = this.#blocks.map(({ block: b, proven }) => {

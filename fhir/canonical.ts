@@ -25,10 +25,9 @@ export const CLOCK_SKEW_URL = `${SD}/clock-skew`;
 /** The height of a block's entry in its notary's chain (Provenance.entity). */
 export const CHAIN_HEIGHT_URL = `${SD}/chain-height`;
 
-/** R4 vital-signs profiles (FHIR R4 §observation-vitalsigns). */
+/** R4 vital-signs profiles (FHIR R4 §observation-vitalsigns), each derived from vitalsigns. */
 const HL7_SD = 'http://hl7.org/fhir/StructureDefinition';
 export const PROFILE = {
-  vitalSigns: `${HL7_SD}/vitalsigns`,
   heartRate: `${HL7_SD}/heartrate`,
   oxygenSat: `${HL7_SD}/oxygensat`,
   bodyTemp: `${HL7_SD}/bodytemp`,

@@ -116,7 +116,6 @@ export function mapped(
   concept: Concept,
   body: Body,
   opts: MappingOptions,
-  extraCodings: Concept['coding'] = [],
 ): Mapped {
   const first = readings[0];
   if (first === undefined) throw new TypeError('an Observation carries at least one reading');
@@ -133,7 +132,7 @@ export function mapped(
     identifier: readings.map((x) => ({ system: SID.reading, value: readingIdOf(x.reading) })),
     status: 'final',
     category: [categoryConcept(category)],
-    code: codeable({ coding: [...concept.coding, ...extraCodings], text: concept.text }),
+    code: codeable(concept),
     subject: { reference: `Patient/${patientId(r.patient)}` },
     effectiveDateTime: new Date(r.deviceTime).toISOString(),
     issued: new Date(issued).toISOString(),

@@ -88,6 +88,11 @@ export const configSchema = z.strictObject({
             .default(7 * 24 * 3600),
           /** Connections on one MQTT 5 shared subscription (group commit; see external-broker.ts). */
           subscribers: z.number().int().min(1).max(64).default(1),
+          /** A shared subscription group named for several gateway processes (scale-out). */
+          shareGroup: z
+            .string()
+            .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)')
+            .optional(),
         })
         .optional(),
       maxPacketBytes: z.number().int().min(256).optional(),
@@ -200,6 +205,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, [string[], Kind]>> = {
   DEVICES_WS_PORT: [['devices', 'ws', 'port'], 'int'],
   DEVICES_EXTERNAL_URL: [['devices', 'external', 'url'], 'string'],
   DEVICES_EXTERNAL_SUBSCRIBERS: [['devices', 'external', 'subscribers'], 'int'],
+  DEVICES_EXTERNAL_SHARE_GROUP: [['devices', 'external', 'shareGroup'], 'string'],
   HTTP_HOST: [['http', 'host'], 'string'],
   HTTP_PORT: [['http', 'port'], 'int'],
   NOTARY_URL: [['notary', 'url'], 'string'],

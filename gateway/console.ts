@@ -3,7 +3,15 @@
  * to whom console-access.ts admits. Three pages: status, devices, certificates.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ConsoleError, errorPage, type Html, page, sendHtml } from '../ops/html.js';
+import type { Counter } from 'prom-client';
+import {
+  ConsoleError,
+  consoleErrorCounter,
+  errorPage,
+  type Html,
+  page,
+  sendHtml,
+} from '../ops/html.js';
 import type { Logger } from '../ops/log.js';
 import { admit, type ConsoleAccess } from './console-access.js';
 import type { KnownCertificate } from './console-certs.js';
@@ -35,9 +43,11 @@ const MAX_DEVICES = 5000;
 
 export class GatewayConsole {
   readonly #o: GatewayConsoleOptions;
+  readonly #errors: Counter<'code'>;
 
   constructor(o: GatewayConsoleOptions) {
     this.#o = o;
+    this.#errors = consoleErrorCounter(o.metrics.registry, 'medchain_gateway');
   }
 
   /** Serves one GET under /console. */
@@ -60,11 +70,18 @@ export class GatewayConsole {
       }
       sendHtml(res, 200, page({ title, banner, nav: NAV, body }));
     } catch (err) {
-      if (!(err instanceof ConsoleError)) o.log?.error({ err, path }, 'console page failed');
-      const [status, html] = errorPage(err, banner, status401(err) ? [] : NAV);
-      if (status === 401)
+      const refused = err instanceof ConsoleError && (err.status === 401 || err.status === 403);
+      // A refused client sees no navigation: not even the names of the pages.
+      const e = errorPage(err, banner, refused ? [] : NAV);
+      this.#errors.inc({ code: e.code });
+      const where = { code: e.code, path: path.slice(0, 200), client: req.socket.remoteAddress };
+      if (e.status === 500) o.log?.error({ err, path }, 'console page failed');
+      else if (refused) o.log?.warn(where, 'console: access refused');
+      else o.log?.info(where, 'console: error page');
+      if (e.status === 401) {
         res.setHeader('www-authenticate', 'Bearer realm="medchain-gateway-console"');
-      sendHtml(res, status, html);
+      }
+      sendHtml(res, e.status, e.html);
     }
   }
 }
@@ -83,6 +100,3 @@ export function consoleAccess(
   }
   return { loopback: c.loopback, token };
 }
-
-const status401 = (err: unknown) =>
-  err instanceof ConsoleError && (err.status === 401 || err.status === 403);

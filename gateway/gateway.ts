@@ -6,6 +6,7 @@
  * a bounded time to get receipts, then close the rest.
  */
 import { readFileSync } from 'node:fs';
+import { assertNotExpired, type CertificateExpiry, certificateExpiry } from '../ca/expiry.js';
 import { validateCertificate } from '../ca/validate.js';
 import { X509Certificate } from '../ca/x509.js';
 import { equalBytes } from '../core/bytes.js';
@@ -66,6 +67,8 @@ export class Gateway {
   readonly #pruneTimer: NodeJS.Timeout;
   #retention: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
+  /** The certificates this gateway presents, watched for expiry (signing, tls). */
+  readonly #certs: ReadonlyMap<string, X509Certificate>;
 
   private constructor(p: {
     cfg: GatewayConfig;
@@ -82,7 +85,9 @@ export class Gateway {
     broker: DeviceBroker | undefined;
     external: ExternalDeviceBroker | undefined;
     http: OpsHttp;
+    certs: ReadonlyMap<string, X509Certificate>;
   }) {
+    this.#certs = p.certs;
     this.#cfg = p.cfg;
     this.#log = p.log;
     this.metrics = p.metrics;
@@ -129,6 +134,15 @@ export class Gateway {
     const root = readText(cfg.root, 'root certificate');
     const crl = cfg.crl ? readText(cfg.crl, 'CRL') : undefined;
     const certPem = readText(cfg.certificate, 'gateway certificate');
+    const certs = ownCertificates(certPem, cfg);
+    const expiry = [...certs].map(([name, c]) => certificateExpiry(name, c));
+    assertNotExpired(expiry, `gateway '${cfg.gatewayId}'`);
+    for (const e of expiry.filter((x) => x.state === 'expiring')) {
+      log.warn(
+        { certificate: e.name, notAfter: e.notAfter.toISOString() },
+        'certificate expires within 30 days: renew it (medchain ca renew)',
+      );
+    }
     const own = await validateCertificate(certPem, {
       root,
       crl,
@@ -250,6 +264,7 @@ export class Gateway {
               : undefined,
             sessionExpirySeconds: ext.sessionExpirySeconds,
             subscribers: ext.subscribers,
+            shareGroup: ext.shareGroup,
             intake,
             metrics,
             log,
@@ -354,6 +369,7 @@ export class Gateway {
         broker,
         external,
         http,
+        certs,
       });
       log.info(
         {
@@ -386,6 +402,9 @@ export class Gateway {
     this.metrics.backlogReadings.set(b.readings);
     this.metrics.backlogBytes.set(b.bytes);
     this.metrics.pushback.set(this.#intake.overloaded ? 1 : 0);
+    for (const e of this.certificateExpiry()) {
+      this.metrics.certificateExpiry.set({ certificate: e.name }, e.secondsLeft);
+    }
     const erased = await this.spool.db.get<{ n: number }>('SELECT count(*) AS n FROM erasures');
     this.metrics.erasedBlocks.set(erased?.n ?? 0);
     return uplink;
@@ -432,6 +451,9 @@ export class Gateway {
     const writeFailure = this.#intake.writeFailure;
     const authSaturated = this.broker?.authSaturated() ?? false;
     const stalledMs = await this.#sealerStalledForMs(Date.now());
+    const certs = this.certificateExpiry();
+    // Expiring soon is a warning (still ready); expired means blocks would be refused.
+    const expired = certs.some((e) => e.state === 'expired');
     const reasons = [
       ...(pushback ? ['pushback'] : []),
       ...(closing ? ['closing'] : []),
@@ -439,6 +461,7 @@ export class Gateway {
       ...(writeFailure ? ['spool-write-failing'] : []),
       ...(authSaturated ? ['auth-saturated'] : []),
       ...(stalledMs > 0 ? ['sealer-stalled'] : []),
+      ...(expired ? ['certificate-expired'] : []),
     ];
     const accepting = reasons.length === 0;
     return {
@@ -448,6 +471,11 @@ export class Gateway {
         acceptingReadings: accepting,
         ...(writeFailure ? { spoolWriteError: writeFailure.code } : {}),
         ...(stalledMs > 0 ? { sealerStalledForMs: stalledMs } : {}),
+        certificates: certs.map((e) => ({
+          certificate: e.name,
+          notAfter: e.notAfter.toISOString(),
+          state: e.state,
+        })),
         ...(this.external ? { deviceBrokerConnected: !externalDown } : {}),
         pushback,
         closing,
@@ -461,6 +489,11 @@ export class Gateway {
         oldestUnreceiptedAgeMs: uplink.oldestUnreceiptedAgeMs,
       },
     };
+  }
+
+  /** Where each of this gateway's certificates stands now (warning window: 30 days). */
+  certificateExpiry(now: Date = new Date()): CertificateExpiry[] {
+    return [...this.#certs].map(([name, c]) => certificateExpiry(name, c, now));
   }
 
   /** Graceful shutdown; idempotent. */
@@ -535,4 +568,24 @@ export class Gateway {
       this.#uplink.onReceipt = () => {};
     }
   }
+}
+
+/** The certificates a gateway presents: its signing certificate and, if any, its uplink TLS one. */
+function ownCertificates(signingPem: string, cfg: GatewayConfig): Map<string, X509Certificate> {
+  const parse = (pem: string, path: string) => {
+    try {
+      return new X509Certificate(pem);
+    } catch (err) {
+      throw new GatewayError(
+        GatewayCode.Config,
+        `${path} is not a certificate: ${(err as Error).message}`,
+      );
+    }
+  };
+  const certs = new Map([['signing', parse(signingPem, cfg.certificate)]]);
+  if (cfg.notary.tls) {
+    const path = cfg.notary.tls.cert;
+    certs.set('tls', parse(readText(path, 'uplink TLS certificate'), path));
+  }
+  return certs;
 }

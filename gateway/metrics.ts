@@ -73,6 +73,12 @@ export function gatewayMetrics() {
       labelNames: ['action'] as const,
       registers: r,
     }),
+    certificateExpiry: new Gauge({
+      name: 'medchain_gateway_certificate_expiry_seconds',
+      help: 'Seconds until the certificate expires (negative once expired); warning under 30 days',
+      labelNames: ['certificate'] as const,
+      registers: r,
+    }),
     backlogReadings: new Gauge({
       name: 'medchain_gateway_spool_backlog_readings',
       help: 'Spooled readings whose block has no receipt yet',

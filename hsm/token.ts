@@ -32,8 +32,36 @@ export interface KeyInfo {
   extractable: boolean;
   alwaysSensitive: boolean;
   neverExtractable: boolean;
+  /** The private key's usage and lifecycle attributes as the token reports them. */
+  attributes: KeyAttributes;
   publicKey: PublicKeyExport;
 }
+
+/**
+ * What the token says about a private key; undefined when it does not know the
+ * attribute (CKR_ATTRIBUTE_TYPE_INVALID, e.g. CKA_COPYABLE on a PKCS#11 v2.20 token).
+ */
+export interface KeyAttributes {
+  sign: boolean | undefined;
+  signRecover: boolean | undefined;
+  derive: boolean | undefined;
+  decrypt: boolean | undefined;
+  unwrap: boolean | undefined;
+  modifiable: boolean | undefined;
+  copyable: boolean | undefined;
+  destroyable: boolean | undefined;
+}
+
+const KEY_ATTRIBUTES: [keyof KeyAttributes, number][] = [
+  ['sign', pkcs11js.CKA_SIGN],
+  ['signRecover', pkcs11js.CKA_SIGN_RECOVER],
+  ['derive', pkcs11js.CKA_DERIVE],
+  ['decrypt', pkcs11js.CKA_DECRYPT],
+  ['unwrap', pkcs11js.CKA_UNWRAP],
+  ['modifiable', pkcs11js.CKA_MODIFIABLE],
+  ['copyable', pkcs11js.CKA_COPYABLE],
+  ['destroyable', pkcs11js.CKA_DESTROYABLE],
+];
 
 interface KeyHandles {
   priv: Handle;
@@ -196,6 +224,10 @@ export class Token {
           { type: pkcs11js.CKA_TOKEN, value: true },
           { type: pkcs11js.CKA_PRIVATE, value: false },
           { type: pkcs11js.CKA_VERIFY, value: sign },
+          { type: pkcs11js.CKA_ENCRYPT, value: false },
+          { type: pkcs11js.CKA_WRAP, value: false },
+          { type: pkcs11js.CKA_DERIVE, value: false },
+          { type: pkcs11js.CKA_MODIFIABLE, value: false },
           { type: pkcs11js.CKA_EC_PARAMS, value: P256_EC_PARAMS },
           { type: pkcs11js.CKA_LABEL, value: keyLabel },
           { type: pkcs11js.CKA_ID, value: id },
@@ -207,8 +239,17 @@ export class Token {
           { type: pkcs11js.CKA_PRIVATE, value: true },
           { type: pkcs11js.CKA_SENSITIVE, value: true },
           { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+          // One job per key, stated rather than left to the token's defaults (SoftHSM's
+          // are decrypt and unwrap true): a signing key signs, a reader key derives.
           { type: pkcs11js.CKA_SIGN, value: sign },
+          { type: pkcs11js.CKA_SIGN_RECOVER, value: false },
           { type: pkcs11js.CKA_DERIVE, value: !sign },
+          { type: pkcs11js.CKA_DECRYPT, value: false },
+          { type: pkcs11js.CKA_UNWRAP, value: false },
+          // Nobody, not even the user, can later widen those usages or clone the key
+          // into an object with other attributes (PKCS#11 v2.40 §4.4: CKA_COPYABLE).
+          { type: pkcs11js.CKA_MODIFIABLE, value: false },
+          { type: pkcs11js.CKA_COPYABLE, value: false },
           { type: pkcs11js.CKA_LABEL, value: keyLabel },
           { type: pkcs11js.CKA_ID, value: id },
         ],
@@ -267,8 +308,27 @@ export class Token {
       extractable: extractable === true,
       alwaysSensitive: alwaysSensitive === true,
       neverExtractable: neverExtractable === true,
+      attributes: this.#attributes(priv, keyLabel),
       publicKey: this.publicKey(keyLabel),
     };
+  }
+
+  /** One attribute per call: a token that does not know one must not hide the others. */
+  #attributes(priv: Handle, keyLabel: string): KeyAttributes {
+    const out = {} as KeyAttributes;
+    for (const [name, type] of KEY_ATTRIBUTES) {
+      try {
+        const [a] = this.#p11.C_GetAttributeValue(this.#main, priv, [{ type }]);
+        out[name] = Buffer.isBuffer(a?.value) ? a.value[0] === 1 : undefined;
+      } catch (err) {
+        if (String((err as Error)?.message).includes('CKR_ATTRIBUTE_TYPE_INVALID')) {
+          out[name] = undefined;
+          continue;
+        }
+        throw fromPkcs11(err, `reading attributes of key '${keyLabel}' on token '${this.label}'`);
+      }
+    }
+    return out;
   }
 
   /** Labels of every EC private key on the token. */

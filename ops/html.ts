@@ -6,6 +6,7 @@
  * script and any fetch beyond the page itself: nothing is loaded from anywhere at run time.
  */
 import type { ServerResponse } from 'node:http';
+import { Counter, type Registry } from 'prom-client';
 
 /** Markup that is already safe (built by `html`). */
 export class Html {
@@ -95,28 +96,53 @@ export const verdict = (ok: boolean, text: string): Html =>
 
 /** A 4xx/5xx console page: the message, never a stack trace. */
 export class ConsoleError extends Error {
-  readonly code: 'CONSOLE_BAD_REQUEST' | 'CONSOLE_NOT_FOUND' | 'CONSOLE_FORBIDDEN';
+  readonly code: ConsoleCode;
   constructor(
     readonly status: 400 | 401 | 403 | 404,
     message: string,
   ) {
     super(message);
-    this.code =
-      status === 404
-        ? 'CONSOLE_NOT_FOUND'
-        : status === 400
-          ? 'CONSOLE_BAD_REQUEST'
-          : 'CONSOLE_FORBIDDEN';
+    this.code = CODES[status];
   }
 }
 
+export type ConsoleCode =
+  | 'CONSOLE_BAD_REQUEST'
+  | 'CONSOLE_UNAUTHORIZED'
+  | 'CONSOLE_FORBIDDEN'
+  | 'CONSOLE_NOT_FOUND';
+const CODES = {
+  400: 'CONSOLE_BAD_REQUEST',
+  401: 'CONSOLE_UNAUTHORIZED',
+  403: 'CONSOLE_FORBIDDEN',
+  404: 'CONSOLE_NOT_FOUND',
+} as const;
+
+/** `{prefix}_console_errors_total{code}` on `registry` (one per registry, however many consoles). */
+export function consoleErrorCounter(registry: Registry, prefix: string): Counter<'code'> {
+  const name = `${prefix}_console_errors_total`;
+  const known = registry.getSingleMetric(name);
+  if (known) return known as Counter<'code'>;
+  return new Counter({
+    name,
+    help: 'Console requests answered with an error page, by code (CONSOLE_NOT_FOUND, ..., CONSOLE_INTERNAL)',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+}
+
 /** The error page for a ConsoleError (its status) or anything else (500, no detail). */
-export function errorPage(err: unknown, banner: string, nav: PageOptions['nav']): [number, string] {
+export function errorPage(
+  err: unknown,
+  banner: string,
+  nav: PageOptions['nav'],
+): { status: number; code: ConsoleCode | 'CONSOLE_INTERNAL'; html: string } {
   const known = err instanceof ConsoleError;
   const status = known ? err.status : 500;
+  const code = known ? err.code : 'CONSOLE_INTERNAL';
   const message = known ? err.message : 'internal error (see the service log)';
-  const title = known ? `${status} ${err.code}` : '500 internal error';
-  return [status, page({ title, banner, nav, body: html`<p class="bad">${message}</p>` })];
+  const body = html`<p class="bad">${message}</p>`;
+  return { status, code, html: page({ title: `${status} ${code}`, banner, nav, body }) };
 }
 
 const SECURITY_HEADERS = {

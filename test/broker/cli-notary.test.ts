@@ -86,6 +86,17 @@ t.test(
     const twin = await medchainAsync(['notary', '--config', config]);
     t.equal(twin.status, 2, 'a second notary on the same database exits 2');
     t.match(twin.stderr, /medchain: STORE_IN_USE: .*chain\.db is in use by another notary process/);
+    // Signing an export's checkpoint offline writes to the chain: refused while the notary runs.
+    const busy = await medchainAsync([
+      'notary',
+      'export',
+      '--config',
+      config,
+      '--out',
+      join(dir, 'x.cbor'),
+    ]);
+    t.equal(busy.status, 2, 'an offline signed export of a running notary exits 2');
+    t.match(busy.stderr, /medchain: STORE_IN_USE: /);
     await run(second.mqtt, 30, (n) => n === 30);
     const heights = new Set<number>();
     for (const [seq, r] of receipts) {

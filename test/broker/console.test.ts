@@ -9,6 +9,13 @@ import { anchoredNotary } from './console-fixture.js';
 
 const { notary, gw2, base } = await anchoredNotary(t);
 
+/** medchain_notary_console_errors_total{code} now. */
+async function errors(code: string): Promise<number> {
+  const m = notary.metrics.registry.getSingleMetric('medchain_notary_console_errors_total');
+  const v = (await m?.get())?.values.find((x) => x.labels.code === code);
+  return v?.value ?? 0;
+}
+
 async function get(path: string) {
   const r = await fetch(base + path, { redirect: 'manual' });
   return { status: r.status, headers: r.headers, text: await r.text() };
@@ -91,6 +98,7 @@ t.test('bad and unknown input: an error page, never a stack trace', async (t) =>
     ['/console/time?at=yesterday', 400, /ISO 8601/],
     ['/console/nothing', 404, /no console page/],
   ];
+  const before = [await errors('CONSOLE_BAD_REQUEST'), await errors('CONSOLE_NOT_FOUND')];
   for (const [path, status, re] of cases) {
     const r = await get(path);
     t.equal(r.status, status, path);
@@ -98,6 +106,9 @@ t.test('bad and unknown input: an error page, never a stack trace', async (t) =>
     t.match(r.headers.get('content-type'), /^text\/html/);
     t.notMatch(r.text, /\n\s+at |Error:/, `${path}: no stack trace`);
   }
+  const n = (s: number) => cases.filter((c) => c[1] === s).length;
+  t.equal(await errors('CONSOLE_BAD_REQUEST'), before[0]! + n(400), 'each 400 counted by code');
+  t.equal(await errors('CONSOLE_NOT_FOUND'), before[1]! + n(404), 'each 404 counted by code');
 });
 
 t.test('what a URL carries is escaped, never markup', async (t) => {

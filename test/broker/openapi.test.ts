@@ -83,6 +83,9 @@ t.test('every answer of a real notary matches its schema', async (t) => {
   t.equal(c.kidHex, kid);
   t.match(c.subject, /CN=gw-1/);
   await check(t, `/certificate/${'a'.repeat(64)}`, 404);
+  const sd = (await check(t, '/fhir/StructureDefinition/clock-skew', 200)) as { url: string };
+  t.equal(sd.url, 'https://medchain.example/fhir/StructureDefinition/clock-skew');
+  await check(t, '/fhir/StructureDefinition/no-such', 404);
   await check(t, '/openapi.json', 200);
 });
 

@@ -13,6 +13,7 @@ import { startCrlServer } from '../../ca/crl-server.js';
 import { CaCode } from '../../ca/errors.js';
 import { MEDCHAIN_SIGNING_EKU } from '../../ca/profile.js';
 import { validateCertificate } from '../../ca/validate.js';
+import { SubjectAlternativeNameExtension, X509Certificate } from '../../ca/x509.js';
 import { initCa, openssl, participantCsr, tempDir, tokens } from '../helpers/ca.js';
 
 const tok = tokens(t, ['trent', 'clinic']);
@@ -198,3 +199,46 @@ t.test('bad host names, addresses and CRL URLs are refused with CA_BAD_INPUT', a
   }
   t.equal(ca.meta.crlUrl, server.url, 'a refused URL leaves the configured one');
 });
+
+t.test(
+  'renew keeps key, purpose and host names; revoked and root certificates are not renewed',
+  async (t) => {
+    const tlsRec = (await ca.list())
+      .filter((c) => c.id === 'nt-1')
+      .find((c) =>
+        new X509Certificate(c.pem)
+          .getExtension(SubjectAlternativeNameExtension)
+          ?.names.items.some((n) => n.type === 'dns'),
+      );
+    t.ok(tlsRec, 'the TLS certificate of nt-1');
+    if (!tlsRec) return;
+    const renewed = await ca.renew(tlsRec.serial, { days: 30 });
+    writeFileSync(join(dir, 'renewed-tls.pem'), renewed.certificate.toString('pem'));
+    t.same(
+      Buffer.from(renewed.certificate.publicKey.rawData),
+      Buffer.from(new X509Certificate(tlsRec.pem).publicKey.rawData),
+    );
+    const v = verify(
+      '-purpose',
+      'sslserver',
+      '-verify_ip',
+      '127.0.0.1',
+      '-verify_hostname',
+      'notary.example',
+      'renewed-tls.pem',
+    );
+    t.equal(v.status, 0, v.out);
+    await t.rejects(ca.renew(goneSerial), { code: CaCode.BadInput }, 'a revoked certificate');
+    await t.rejects(ca.renew(ca.meta.rootSerial), { code: CaCode.BadInput }, 'the root');
+    await t.rejects(
+      ca.issue({
+        role: 'notary',
+        id: 'nt-1',
+        purpose: 'tls',
+        csr: await participantCsr(clinic, 'nt-1-other', 'notary', 'nt-1'),
+      }),
+      { code: CaCode.DuplicateId },
+      'a new key is still a duplicate while the old ones are unrevoked',
+    );
+  },
+);

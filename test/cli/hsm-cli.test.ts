@@ -86,12 +86,33 @@ t.test('init, keygen, pubkey, sign: openssl verifies the signature', async (t) =
 
   const list = medchain(['hsm', 'list', '--token', 'clinic', '--json']);
   const listed = JSON.parse(list.stdout) as {
-    keys: { label: string; sensitive: boolean; extractable: boolean }[];
+    keys: {
+      label: string;
+      sensitive: boolean;
+      extractable: boolean;
+      attributes: Record<string, boolean | null>;
+    }[];
   };
   t.same(
     listed.keys.map((k) => [k.label, k.sensitive, k.extractable]),
     [['gw', true, false]],
   );
+  t.same(
+    listed.keys[0]?.attributes,
+    {
+      sign: true,
+      signRecover: false,
+      derive: false,
+      decrypt: false,
+      unwrap: false,
+      modifiable: false,
+      copyable: false,
+      destroyable: true,
+    },
+    'hsm list shows the attributes the token reports: a signing key signs only',
+  );
+  const text = medchain(['hsm', 'list', '--token', 'clinic']).stdout;
+  t.match(text, /usage=sign .*decrypt=false unwrap=false modifiable=false copyable=false/);
 });
 
 t.test('errors reach the operator as a code and a hint, with a non-zero exit', async (t) => {

@@ -29,7 +29,7 @@ interface Summary {
     notary?: string;
     anchor?: { notaryId: string; height: number; size: number } | null;
   };
-  fhir: { ok: boolean; observations: number; files: string[] };
+  fhir: { ok: boolean; readings: number; observations: number; dirs: string[] };
 }
 
 t.test(
@@ -90,9 +90,15 @@ t.test(
     t.match(s.proof, { ok: true, notary: 'notary-1', anchor: { notaryId: 'regional' } });
     t.equal(s.fhir.ok, true);
     t.equal(
-      s.fhir.observations,
+      s.fhir.readings,
       s.readings.stored,
-      'the authorised reader decrypts every stored reading into one FHIR Observation',
+      'the authorised reader decrypts every stored reading into FHIR',
+    );
+    t.ok(s.fhir.observations > 0, `${s.fhir.observations} Observations`);
+    t.match(
+      s.fhir.dirs,
+      [/notary-1\.fhir$/, /notary-2\.fhir$/],
+      'a Bulk Data directory per institution',
     );
   },
 );

@@ -4,7 +4,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import t from 'tap';
 import { ChainStore } from '../../broker/chain-store.js';
-import { readExport, writeExport } from '../../broker/export.js';
+import { encodeItem, readExport, writeExport } from '../../broker/export.js';
 import { sealBlock, ZERO_HASH } from '../../core/block.js';
 import type { ReaderPublicKey } from '../../core/body.js';
 import { formatDecimal } from '../../core/decimal.js';
@@ -580,6 +580,20 @@ t.test(
     }));
     t.match(verifyObservation(hr.id, orphan).stdout, /^FAIL no-proof: /);
 
+    const anonymous = variant('no-identifier', 'Observation', (r) =>
+      r.id === hr.id ? { ...r, identifier: [] } : r,
+    );
+    t.match(verifyObservation(hr.id, anonymous).stdout, /^FAIL identifier: /);
+    const garbled = join(dir, 'garbled');
+    cpSync(wardDir, garbled, { recursive: true });
+    writeFileSync(
+      join(garbled, 'Observation.ndjson'),
+      `{"resourceType":"Observation",\n${readFileSync(join(wardDir, 'Observation.ndjson'), 'utf8')}`,
+    );
+    const notJson = verifyObservation(hr.id, garbled);
+    t.equal(notJson.status, 2);
+    t.match(notJson.stderr, /^medchain: FHIR_BAD_BULK: .*Observation\.ndjson line 1 is not JSON/);
+
     const unknown = verifyObservation('0'.repeat(64), wardDir);
     t.equal(unknown.status, 2);
     t.match(unknown.stderr, /^medchain: FHIR_NO_OBSERVATION: /);
@@ -715,6 +729,26 @@ t.test('keys that are not reader keys are refused with a code', async (t) => {
   t.equal(notExport.status, 2);
   t.match(notExport.stderr, /^medchain: FHIR_BAD_EXPORT: /);
 });
+
+t.test(
+  'an export without the certificates its proofs need is refused, nothing written',
+  async (t) => {
+    const items = [...readExport(new Uint8Array(readFileSync(exportPath)))];
+    const path = join(dir, 'no-certificates.cbor');
+    writeFileSync(
+      path,
+      Buffer.concat(items.filter((i) => i.kind !== 'certificate').map(encodeItem)),
+    );
+    const out = join(dir, 'no-certificates.fhir');
+    const r = medchain(['--reader-key', wardPem, '--reader-id', 'ward', '--out', out], path);
+    t.equal(r.status, 2);
+    t.match(
+      r.stderr,
+      /^medchain: FHIR_BAD_EXPORT: block at height 1: the export holds no certificate for the signed header's kid/,
+    );
+    t.notOk(existsSync(out));
+  },
+);
 
 t.test('a tampered body fails its hash check before anything is decrypted', async (t) => {
   const bytes = new Uint8Array(readFileSync(exportPath));

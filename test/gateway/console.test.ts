@@ -62,6 +62,12 @@ async function serve(access: ConsoleAccess): Promise<number> {
   return http.port;
 }
 
+/** medchain_gateway_console_errors_total{code} now. */
+async function errors(code: string): Promise<number> {
+  const m = metrics.registry.getSingleMetric('medchain_gateway_console_errors_total');
+  return (await m?.get())?.values.find((x) => x.labels.code === code)?.value ?? 0;
+}
+
 const get = async (host: string, port: number, path: string, token?: string) => {
   const r = await fetch(`http://${host}:${port}${path}`, {
     headers: token ? { authorization: `Bearer ${token}` } : {},
@@ -85,6 +91,7 @@ t.test(
   { skip: outside ? false : 'no non-loopback IPv4 address on this host' },
   async (t) => {
     const port = await serve({ loopback: true, token: undefined });
+    const before = await errors('CONSOLE_FORBIDDEN');
     const r = await get(outside!, port, '/console/devices');
     t.equal(r.status, 403);
     t.match(r.text, /loopback only/);
@@ -99,11 +106,13 @@ t.test(
       200,
       '/metrics stays open to the scraper',
     );
+    t.equal(await errors('CONSOLE_FORBIDDEN'), before + 2, 'each refusal counted by code');
   },
 );
 
 t.test('with a token: loopback off, only the right bearer token is admitted', async (t) => {
   const port = await serve({ loopback: false, token: TOKEN });
+  const before = await errors('CONSOLE_UNAUTHORIZED');
   const none = await get('127.0.0.1', port, '/console/devices');
   t.equal(none.status, 401);
   t.equal(none.auth, 'Bearer realm="medchain-gateway-console"');
@@ -118,6 +127,7 @@ t.test('with a token: loopback off, only the right bearer token is admitted', as
     401,
     'a prefix',
   );
+  t.equal(await errors('CONSOLE_UNAUTHORIZED'), before + 3, 'each refusal counted by code');
   const ok = await get('127.0.0.1', port, '/console/devices', TOKEN);
   t.equal(ok.status, 200);
   t.match(ok.text, /ox-7/);

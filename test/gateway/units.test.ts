@@ -142,6 +142,22 @@ t.test('config: defaults, relative paths, env overrides, clear errors', async (t
   t.throws(() => loadConfig(file, {}), { code: 'GATEWAY_CONFIG', message: /devices\.ws\.path/ });
   writeFileSync(file, JSON.stringify({ ...base, batch: { maxReadings: 0 } }));
   t.throws(() => loadConfig(file, {}), { code: 'GATEWAY_CONFIG', message: /batch\.maxReadings/ });
+  const ext = { url: 'mqtt://127.0.0.1:1883' };
+  writeFileSync(file, JSON.stringify({ ...base, devices: { external: ext } }));
+  t.equal(
+    loadConfig(file, { MEDCHAIN_GATEWAY_DEVICES_EXTERNAL_SHARE_GROUP: 'site-1' }).devices.external
+      ?.shareGroup,
+    'site-1',
+    'share group from the environment',
+  );
+  writeFileSync(
+    file,
+    JSON.stringify({ ...base, devices: { external: { ...ext, shareGroup: 'a/+' } } }),
+  );
+  t.throws(() => loadConfig(file, {}), {
+    code: 'GATEWAY_CONFIG',
+    message: /devices\.external\.shareGroup/,
+  });
   writeFileSync(file, JSON.stringify({ ...base, typo: 1 }));
   t.throws(() => loadConfig(file, {}), { code: 'GATEWAY_CONFIG', message: /typo/ });
   writeFileSync(file, '{');

@@ -1,12 +1,17 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, diffieHellman, generateKeyPairSync, verify } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import t from 'tap';
 import { HsmCode, HsmError } from '../../hsm/errors.js';
-import { acquireModule, findToken } from '../../hsm/module.js';
+import { acquireModule, findToken, resolveModulePath } from '../../hsm/module.js';
 import { Token } from '../../hsm/token.js';
 import { softHsmFixture, USER_PIN } from '../helpers/softhsm.js';
 
 softHsmFixture(t, ['tok-a']);
+
+// CKR_ACTION_PROHIBITED is 0x1B (PKCS#11 v2.40); pkcs11js predates it and names it
+// CKR_VENDOR_DEFINED:27.
+const PROHIBITED = /CKR_ACTION_PROHIBITED|CKR_VENDOR_DEFINED:27\b|CKR_ATTRIBUTE_READ_ONLY/;
 
 const digestOf = (s: string) => createHash('sha256').update(s).digest();
 
@@ -146,3 +151,108 @@ t.test('bad input and misuse get typed errors', async (t) => {
   token.close();
   t.throws(() => token.signDigestSync('dup', digestOf('x')), { code: HsmCode.Closed });
 });
+
+t.test(
+  'signing keys sign only, reader keys derive only; neither can be changed or copied',
+  async (t) => {
+    const token = Token.open({ label: 'tok-a', pin: USER_PIN });
+    t.teardown(() => token.close());
+    token.generateKey('hard-sign');
+    token.generateKey('hard-read', 'derive');
+    const expected = {
+      'hard-sign': { sign: true, derive: false },
+      'hard-read': { sign: false, derive: true },
+    };
+    for (const [label, usage] of Object.entries(expected)) {
+      t.same(
+        token.keyInfo(label).attributes,
+        {
+          ...usage,
+          signRecover: false,
+          decrypt: false,
+          unwrap: false,
+          modifiable: false,
+          copyable: false,
+          destroyable: true,
+        },
+        `${label}: Token.keyInfo reports the token's attributes`,
+      );
+    }
+
+    // Past our API: the token itself, through PKCS#11.
+    const m = acquireModule();
+    t.teardown(() => m.release());
+    const slot = findToken(m.p11, 'tok-a', m.path).slot;
+    const s = m.p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    t.teardown(() => m.p11.C_CloseSession(s));
+    const find = (label: string) => {
+      m.p11.C_FindObjectsInit(s, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+        { type: pkcs11js.CKA_LABEL, value: label },
+      ]);
+      const h = m.p11.C_FindObjects(s);
+      m.p11.C_FindObjectsFinal(s);
+      if (!h) throw new Error(`no key ${label}`);
+      return h;
+    };
+    const bool = (h: Buffer, type: number) => {
+      const [a] = m.p11.C_GetAttributeValue(s, h, [{ type }]);
+      return Buffer.isBuffer(a?.value) && a.value[0] === 1;
+    };
+    for (const [label, usage] of Object.entries(expected)) {
+      const h = find(label);
+      t.equal(bool(h, pkcs11js.CKA_SIGN), usage.sign, `${label} CKA_SIGN`);
+      t.equal(bool(h, pkcs11js.CKA_DERIVE), usage.derive, `${label} CKA_DERIVE`);
+      for (const [name, type] of [
+        ['CKA_DECRYPT', pkcs11js.CKA_DECRYPT],
+        ['CKA_UNWRAP', pkcs11js.CKA_UNWRAP],
+        ['CKA_SIGN_RECOVER', pkcs11js.CKA_SIGN_RECOVER],
+        ['CKA_MODIFIABLE', pkcs11js.CKA_MODIFIABLE],
+        ['CKA_COPYABLE', pkcs11js.CKA_COPYABLE],
+      ] as const) {
+        t.equal(bool(h, type), false, `${label} ${name} false`);
+      }
+      t.throws(
+        () => m.p11.C_SetAttributeValue(s, h, [{ type: pkcs11js.CKA_DECRYPT, value: true }]),
+        PROHIBITED,
+        `${label}: decrypt cannot be switched on`,
+      );
+      t.throws(
+        () => m.p11.C_CopyObject(s, h, [{ type: pkcs11js.CKA_LABEL, value: `${label}-copy` }]),
+        PROHIBITED,
+        `${label}: cannot be copied`,
+      );
+    }
+    t.throws(
+      () => m.p11.C_SignInit(s, { mechanism: pkcs11js.CKM_ECDSA }, find('hard-read')),
+      /CKR_KEY_FUNCTION_NOT_PERMITTED|CKR_KEY_TYPE_INCONSISTENT/,
+      'a reader key does not sign',
+    );
+
+    // The field's own tool says the same.
+    const tool = spawnSync(
+      'pkcs11-tool',
+      [
+        '--module',
+        resolveModulePath(),
+        '--token-label',
+        'tok-a',
+        '--login',
+        '--pin',
+        USER_PIN,
+        '--list-objects',
+        '--type',
+        'privkey',
+      ],
+      { encoding: 'utf8' },
+    );
+    t.equal(tool.status, 0, tool.stderr);
+    const block = (label: string) => {
+      const i = tool.stdout.indexOf(`label:      ${label}`);
+      return tool.stdout.slice(i, tool.stdout.indexOf('\n\n', i) >>> 0 || undefined);
+    };
+    t.match(block('hard-sign'), /Usage:\s+sign\n/, 'pkcs11-tool: the signing key is sign only');
+    t.match(block('hard-read'), /Usage:\s+derive\n/, 'pkcs11-tool: the reader key is derive only');
+    t.notMatch(block('hard-sign'), /decrypt|unwrap/);
+  },
+);
