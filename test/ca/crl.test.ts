@@ -6,7 +6,7 @@ import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import t from 'tap';
 import { CertificateAuthority } from '../../ca/authority.js';
-import { createCrl, writeCrl } from '../../ca/crl.js';
+import { createCrl, crlNumberOf, writeCrl } from '../../ca/crl.js';
 import { CaCode } from '../../ca/errors.js';
 import { CRL_TOPIC, publishCrl } from '../../ca/publish.js';
 import { validateCertificate } from '../../ca/validate.js';
@@ -38,6 +38,7 @@ const gone = (
 writeFileSync(join(dir, 'keep.pem'), keep.toString('pem'));
 writeFileSync(join(dir, 'gone.pem'), gone.toString('pem'));
 await first.revoke(gone.serialNumber, 'keyCompromise');
+const firstCrl = await createCrl(first);
 await first.close();
 tok.trent!.close();
 
@@ -69,6 +70,8 @@ t.test('issuance and revocation survive a restart of the CA (db and token reopen
 
   const crl = await createCrl(ca, { days: 2 });
   await writeCrl(join(dir, 'crl.pem'), crl);
+  t.equal(crlNumberOf(firstCrl), 1);
+  t.equal(crlNumberOf(crl), 2, 'the CRL Number continues after number 1, made before the restart');
   t.ok(crl.findRevoked(gone), 'the CRL made after the restart lists the revocation');
   t.notOk(crl.findRevoked(keep));
 
