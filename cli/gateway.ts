@@ -6,7 +6,9 @@ import { GatewayCode, GatewayError } from '../gateway/errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import { assertDeviceId, DeviceRegistry } from '../gateway/registry.js';
 import { Spool } from '../gateway/spool.js';
+import { describeFailure } from '../ops/failure.js';
 import { createLogger } from '../ops/log.js';
+import { exitWithFailure } from './process-guard.js';
 
 function print(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -123,18 +125,23 @@ export function gatewayCommand(): Command {
         const stop = (signal: string) => {
           if (++signals > 1) {
             log.warn({ signal }, 'second signal: exiting now');
-            process.exit(1);
+            exitWithFailure({
+              code: GatewayCode.ShutdownIncomplete,
+              message: `second ${signal}: exited before the stop finished; the spooled readings are sealed and forwarded at the next start`,
+            });
           }
           log.info({ signal, boundMs }, 'signal received: shutting down');
           // The bound holds whatever hangs: what was not finished is as after a crash.
           setTimeout(() => {
             log.error({ boundMs }, 'shutdown did not finish within its bound: exiting');
-            process.exit(1);
+            exitWithFailure({
+              code: GatewayCode.ShutdownIncomplete,
+              message: `the stop did not finish within shutdown.timeoutMs (${boundMs} ms); see the log for the step that hung; the spooled readings are sealed and forwarded at the next start`,
+            });
           }, boundMs).unref();
           gw.close().then(resolve, (err: unknown) => {
             log.error({ err }, 'shutdown failed');
-            process.exitCode = 1;
-            resolve();
+            exitWithFailure(describeFailure(err));
           });
         };
         process.on('SIGTERM', () => stop('SIGTERM'));

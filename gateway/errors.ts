@@ -20,6 +20,12 @@ export const GatewayCode = {
   Erase: 'GATEWAY_ERASE',
   /** The sealing worker thread failed or exited; the block's readings stay in the spool. */
   SealWorker: 'GATEWAY_SEAL_WORKER',
+  /**
+   * The stop did not finish: its bound (shutdown.timeoutMs) passed, or a second signal
+   * asked to exit at once. What was not done is as after a crash: acknowledged readings
+   * are in the spool and are sealed and forwarded at the next start.
+   */
+  ShutdownIncomplete: 'GATEWAY_SHUTDOWN_INCOMPLETE',
 } as const;
 export type GatewayCode = (typeof GatewayCode)[keyof typeof GatewayCode];
 

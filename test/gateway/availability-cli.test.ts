@@ -285,8 +285,12 @@ t.test('SIGTERM with the HSM hung: the process ends within shutdown.timeoutMs', 
   g.child.kill('SIGTERM');
   const exit = await within(boundMs + 30_000, 'exit', g.exited);
   const took = Date.now() - t0;
-  t.equal(exit.code, 1, 'the bound ended it');
+  t.equal(exit.code, 2, 'the bound ended it, as a failure');
   t.ok(logged(g.lines, /did not finish within its bound/), 'and said so');
+  t.ok(
+    g.lines.some((l) => /^medchain: GATEWAY_SHUTDOWN_INCOMPLETE: .*shutdown\.timeoutMs/.test(l)),
+    'one failure line for the supervisor',
+  );
   t.ok(took >= boundMs, `not before the bound (${took} ms)`);
   t.comment(`SIGTERM to exit: ${took} ms with a ${boundMs} ms bound`);
 });
@@ -303,6 +307,7 @@ t.test('a second SIGTERM ends the process at once', async (t) => {
   await until('shutdown started', () => logged(g.lines, /^signal received/), 30_000);
   g.child.kill('SIGTERM');
   const exit = await within(30_000, 'exit after the second signal', g.exited);
-  t.equal(exit.code, 1);
+  t.equal(exit.code, 2);
   t.ok(logged(g.lines, /^second signal: exiting now$/));
+  t.ok(g.lines.some((l) => /^medchain: GATEWAY_SHUTDOWN_INCOMPLETE: second SIGTERM/.test(l)));
 });
