@@ -129,7 +129,7 @@ async function startLocked(c: NotaryConfig, log: Logger, lock: DbLock): Promise<
     const crlPath = c.trust.crl;
     if (crlPath) {
       watchFile(crlPath, { interval: 2000 }, () => {
-        trust.updateCrl(readFileSync(crlPath)).then(
+        trust.updateCrlFromFile(crlPath).then(
           async (r) => {
             metrics.crlUpdates.inc({ outcome: r.ok ? 'installed' : 'refused' });
             log.info({ file: crlPath, ...r }, 'CRL file changed');

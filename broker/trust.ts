@@ -51,6 +51,23 @@ export class Trust {
   }
 
   /**
+   * updateCrl with the file's bytes now. A file that cannot be read (deleted, being
+   * replaced, unreadable) is refused like a bad CRL: the one held stays in force.
+   */
+  async updateCrlFromFile(path: string): Promise<{ ok: boolean; detail: string }> {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (err) {
+      return {
+        ok: false,
+        detail: `cannot read ${path} (${(err as Error).message}); the CRL held stays in force`,
+      };
+    }
+    return this.updateCrl(bytes);
+  }
+
+  /**
    * Installs a newer CRL (PEM or DER). Refuses one that does not verify under the root
    * or is older than the current one; returns whether it was installed.
    */
