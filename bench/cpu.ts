@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { childrenOf } from './procs.js';
 
 let ticks: number | undefined;
 
@@ -29,18 +30,6 @@ export function cpuSecondsOf(pid: number): number {
     return (Number(f[11]) + Number(f[12])) / clockTicks();
   } catch {
     return 0;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter((s) => s !== '')
-      .map(Number);
-  } catch {
-    return [];
   }
 }
 

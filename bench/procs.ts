@@ -52,7 +52,8 @@ export function rssMB(pid: number): number {
   }
 }
 
-function children(pid: number): number[] {
+/** The live child processes of a process (Linux /proc). */
+export function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
       .trim()
@@ -66,7 +67,7 @@ function children(pid: number): number[] {
 
 /** RSS of a process and all its descendants, MB. */
 export function treeRssMB(pid: number): number {
-  return rssMB(pid) + children(pid).reduce((s, c) => s + treeRssMB(c), 0);
+  return rssMB(pid) + childrenOf(pid).reduce((s, c) => s + treeRssMB(c), 0);
 }
 
 /** Samples a process's RSS every intervalMs until stop(); reports the largest and last. */
