@@ -3,7 +3,7 @@
  * whatever is asked (BENCH_USAGE otherwise).
  */
 import { parseArgs } from 'node:util';
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 import { type E2eSettings, FULL, QUICK } from './e2e-settings.js';
 
 export interface BenchFlags {

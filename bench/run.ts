@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { isMedchainError } from '../core/errors.js';
+import { isMedchainError } from '../errors/medchain-error.js';
 import { benchCore } from './core.js';
 import { benchE2e, type E2eBench } from './e2e.js';
 import { printE2e } from './e2e-report.js';

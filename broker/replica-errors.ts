@@ -3,7 +3,7 @@
  * docs key on them. A REPLICA_VERIFY error names the first height (or checkpoint size)
  * that failed and the check, as `medchain verify` does for an export.
  */
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 export const ReplicaCode = {
   /** Something the notary served does not verify; nothing from that height on is stored. */

@@ -1,4 +1,4 @@
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 /** Stable codes for everything Trent refuses; `message` says what the operator should do. */
 export const CaCode = {

@@ -9,7 +9,7 @@ import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 import type { DemoParticipant, DemoPki } from './demo-pki.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));

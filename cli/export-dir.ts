@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 import { bulkManifest, ndjsonFile } from '../fhir/manifest.js';
 import { ndjsonLine } from '../fhir/ndjson.js';
 import type { Resource, ResourceType } from '../fhir/resources.js';

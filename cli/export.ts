@@ -11,7 +11,7 @@ import { type ExportItem, readExport } from '../broker/export.js';
 import { verifyExport } from '../broker/export-verify.js';
 import type { ReaderKey } from '../core/body.js';
 import { DetCborError } from '../core/det-cbor.js';
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 import { ReaderExport } from '../fhir/blocks.js';
 import { BulkExport } from '../fhir/bulk.js';
 import { FhirCode, FhirError } from '../fhir/errors.js';

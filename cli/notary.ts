@@ -10,8 +10,8 @@ import { loadNotaryConfig } from '../broker/config.js';
 import { BrokerCode, BrokerError } from '../broker/errors.js';
 import { writeExport } from '../broker/export.js';
 import { openNotarySigner, runNotary } from '../broker/run.js';
-import { MedchainError } from '../core/errors.js';
 import { kidOfCertificate } from '../core/kid.js';
+import { MedchainError } from '../errors/medchain-error.js';
 import { DbLock } from '../ops/db-lock.js';
 import { createLogger } from '../ops/log.js';
 

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 import { fetchAnchor } from '../gateway/anchor-client.js';
 import { loadConfig } from '../gateway/config.js';
 import { type AnchorSource, buildReadingProof } from '../gateway/prove.js';

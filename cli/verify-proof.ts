@@ -3,9 +3,9 @@ import { Command } from 'commander';
 import { proofResolver } from '../ca/proof-resolver.js';
 import { codeByMdc } from '../core/codes.js';
 import { formatDecimal } from '../core/decimal.js';
-import { MedchainError } from '../core/errors.js';
 import { decodeReading } from '../core/reading-decode.js';
 import { verifyReadingProof } from '../core/reading-proof.js';
+import { MedchainError } from '../errors/medchain-error.js';
 import { verifyObservation } from './verify-observation.js';
 
 interface Flags {

@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { type ExportVerifyResult, verifyExport } from '../broker/export-verify.js';
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 interface Flags {
   root: string;

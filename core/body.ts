@@ -1,7 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { Aes256Gcm, CipherSuite, DhkemP256HkdfSha256, HkdfSha256 } from '@hpke/core';
+import { MedchainError } from '../errors/medchain-error.js';
 import { concatBytes, type DetValue, decodeDet, encodeDet, encodeHead } from './det-cbor.js';
-import { MedchainError } from './errors.js';
 import { AEAD_AES256GCM, aesGcmOpen, type HpkeRecipient, openBase } from './hpke.js';
 
 /**

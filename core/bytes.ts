@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { MedchainError } from './errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 /** Stable code for a caller passing a malformed argument to a core function. */
 export const BAD_INPUT = 'CORE_BAD_INPUT';

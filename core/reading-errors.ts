@@ -1,4 +1,4 @@
-import { MedchainError } from './errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 /**
  * Why a device payload was refused. Stable: metrics label on it, the gateway sends it as

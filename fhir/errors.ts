@@ -1,4 +1,4 @@
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 export const FhirCode = {
   /** No reader private key was given: nothing can be decrypted without it. */

@@ -1,4 +1,4 @@
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 export const GatewayCode = {
   /**

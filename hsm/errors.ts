@@ -1,4 +1,4 @@
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 /** Stable codes for every HSM failure an operator can act on. */
 export const HsmCode = {

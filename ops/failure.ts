@@ -5,7 +5,7 @@
  * at start (a port in use, a port it may not bind) and commander's usage errors get
  * stable codes here; anything else is INTERNAL_ERROR, a bug to report.
  */
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 export const OpsCode = {
   Usage: 'CLI_USAGE',

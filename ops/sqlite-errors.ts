@@ -1,4 +1,4 @@
-import { MedchainError } from '../core/errors.js';
+import { MedchainError } from '../errors/medchain-error.js';
 
 /** Stable codes for storage failures an operator (or a transport) can act on. */
 export const StoreCode = {

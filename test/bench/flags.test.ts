@@ -1,7 +1,7 @@
 import t from 'tap';
 import { FULL, QUICK } from '../../bench/e2e-settings.js';
 import { LIMITS, parseBenchFlags } from '../../bench/flags.js';
-import { isMedchainError } from '../../core/errors.js';
+import { isMedchainError } from '../../errors/medchain-error.js';
 
 t.test('defaults: full, or quick with --quick', async (t) => {
   const full = parseBenchFlags([]);
