@@ -177,9 +177,21 @@ t.test(
     // Chain B presented with chain A's anchors: the anchored head is not B's at that size.
     const itemsA = [...readExport(exA)];
     const itemsB = [...readExport(await exportFile(t, dbB))];
+    // With A's anchors goes the regional certificate their receipts are verified under
+    // (B never anchored, so its export lacks it): else an anchor A took at size 3, which
+    // B shares, would fail first for want of that certificate, not at the fork.
+    const der = (i: (typeof itemsA)[number]) =>
+      i.kind === 'certificate' ? Buffer.from(i.der).toString('hex') : '';
+    const inB = new Set(itemsB.map(der));
+    const bodyB = itemsB.filter((i) => i.kind !== 'end' && i.kind !== 'anchor');
+    const afterCerts = bodyB.findIndex(
+      (i) => i.kind !== 'header' && i.kind !== 'root' && i.kind !== 'certificate',
+    );
     const spliced = concatBytes(
       [
-        ...itemsB.filter((i) => i.kind !== 'end' && i.kind !== 'anchor'),
+        ...bodyB.slice(0, afterCerts),
+        ...itemsA.filter((i) => i.kind === 'certificate' && !inB.has(der(i))),
+        ...bodyB.slice(afterCerts),
         ...itemsA.filter((i) => i.kind === 'anchor'),
         itemsB.at(-1)!,
       ].map(encodeItem),
